@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12 packages, everything fruixd needs to build, test and run its
+# simulator-backed quick start. Idempotent; needs root (or sudo).
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-format git
+  # design-card libraries
+  libcurl4-openssl-dev libxmlrpc-c++8-dev nlohmann-json3-dev libssh-dev libspdlog-dev libasio-dev
+  libssl-dev
+  # libraries that serve better than hand-written code
+  libcli11-dev libtomlplusplus-dev libsqlite3-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and image tools
+  qemu-utils libvhdi-utils openssh-server openssh-client openssl curl python3 socat
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
