@@ -14,6 +14,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and image tools
   qemu-utils libvhdi-utils openssh-server openssh-client openssl curl python3 socat
+  # real XenAPI clients the simulator is checked against (XenAPI.py ships in python3-os-xenapi)
+  python3-os-xenapi
 )
 
 SUDO=""
@@ -27,4 +29,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Xen Orchestra's XenAPI client (npm package `xen-api`), used by tests/clients to check the
+# simulator with a real client. Installed outside the source tree; FRUIX_XO_CLIENT_DIR overrides.
+XO_DIR="${FRUIX_XO_CLIENT_DIR:-/opt/fruix-test-clients}"
+XO_VERSION="4.7.6"
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [ ! -f "$XO_DIR/node_modules/xen-api/package.json" ] ||
+   ! grep -q "\"version\": \"$XO_VERSION\"" "$XO_DIR/node_modules/xen-api/package.json"; then
+  $SUDO mkdir -p "$XO_DIR"
+  $SUDO npm install --prefix "$XO_DIR" --no-save --no-package-lock --no-audit --no-fund \
+    "xen-api@$XO_VERSION"
 fi
