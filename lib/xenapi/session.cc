@@ -95,6 +95,16 @@ Result<OpaqueRef> Session::EnsureSession(const std::optional<OpaqueRef>& stale) 
   return login->first;
 }
 
+Result<void> Session::FollowMaster(const OpaqueRef& stale, const std::string& master) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!url_.ok()) return url_.error();
+  if (ref_ && *ref_ != stale) return Ok();  // another thread already moved on
+  FRUIX_ASSIGN_OR_RETURN(http::Url moved, url_->WithHost(master));
+  url_ = std::move(moved);
+  ref_.reset();
+  return Ok();
+}
+
 Result<std::pair<OpaqueRef, http::Url>> Session::DoLogin(http::Url url) {
   for (int hop = 0;; ++hop) {
     Array params{Value(options_.username), Value(options_.password), Value(options_.api_version),
@@ -131,6 +141,17 @@ Result<Value> Session::Call(std::string_view method, Array args, const CallOptio
   params.emplace_back(ref.str());
   for (auto& a : args) params.push_back(std::move(a));
   auto r = Invoke(url(), method, params, timeout, options.cancel);
+  if (!r.ok() && r.error().IsXapi("HOST_IS_SLAVE") && !r.error().xapi_params().empty()) {
+    // The host we talk to stopped being the master: move to the new one, log in there, and
+    // retry once.
+    std::string master = r.error().xapi_params()[0];
+    spdlog::info("XenAPI: {} is no longer the pool master; following HOST_IS_SLAVE to {}",
+                 http::RedactUrl(url()), master);
+    FRUIX_RETURN_IF_ERROR(FollowMaster(ref, master));
+    FRUIX_ASSIGN_OR_RETURN(ref, EnsureSession(ref));
+    params[0] = Value(ref.str());
+    r = Invoke(url(), method, params, timeout, options.cancel);
+  }
   if (r.ok() || !r.error().IsXapi("SESSION_INVALID")) return r;
 
   spdlog::info("XenAPI: session expired during {}; logging in again", method);

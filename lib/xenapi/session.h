@@ -105,6 +105,10 @@ class Session {
   // Returns a valid session reference. If the current reference is `stale` (or there is none),
   // logs in again; concurrent callers share the one login in flight and its outcome.
   Result<OpaqueRef> EnsureSession(const std::optional<OpaqueRef>& stale);
+  // After a call on `stale` answered HOST_IS_SLAVE [master] (the pool master moved while the
+  // session was open), points the session at `master` (same scheme and port) and forgets `stale`,
+  // unless another thread already did. The next EnsureSession logs in at the new master.
+  Result<void> FollowMaster(const OpaqueRef& stale, const std::string& master);
   // Performs login_with_password, following HOST_IS_SLAVE. Called without mu_ held.
   Result<std::pair<OpaqueRef, http::Url>> DoLogin(http::Url url);
   // One XML-RPC round trip; never retries.

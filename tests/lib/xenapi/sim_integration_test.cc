@@ -197,6 +197,24 @@ TEST_F(SimIntegrationTest, HostIsSlaveFollowsTheMaster) {
   EXPECT_EQ(session.url(), sim_->HttpsUrl("127.0.0.2"));
 }
 
+// Given a session logged in at the master 127.0.0.1, When the pool master moves to 127.0.0.2 while
+// the session is open, Then the next call's HOST_IS_SLAVE is followed: the client logs in at the
+// new master and the call succeeds there.
+TEST_F(SimIntegrationTest, HostIsSlaveOnACallFollowsTheNewMaster) {
+  Session& session = Connect("127.0.0.1");
+  Api api(session);
+  ASSERT_TRUE(api.GetAllRecords<HostRecord>().ok());
+  EXPECT_EQ(session.url(), sim_->HttpsUrl("127.0.0.1"));
+  ASSERT_TRUE(sim_->AdminPost("/master", R"({"host": "127.0.0.2"})").ok());
+  auto master = api.PoolMaster();
+  ASSERT_TRUE(master.ok()) << master.error().ToString();
+  EXPECT_EQ(session.url(), sim_->HttpsUrl("127.0.0.2"));
+  EXPECT_EQ(session.login_count(), 2u);
+  auto hosts = api.GetAllRecords<HostRecord>();
+  ASSERT_TRUE(hosts.ok()) << hosts.error().ToString();
+  EXPECT_EQ(hosts->at(*master).address, "127.0.0.2");
+}
+
 // Given a session the simulator expired, When the next call runs, Then the client logs in again
 // transparently and the call succeeds; only the new session remains.
 TEST_F(SimIntegrationTest, SessionInvalidRelogsIn) {
