@@ -14,6 +14,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and image tools
   qemu-utils libvhdi-utils openssh-server openssh-client openssl curl python3 socat
+  # compressed images the format-detection tests refuse
+  xz-utils zstd bzip2
   # real XenAPI clients the simulator is checked against (XenAPI.py ships in python3-os-xenapi)
   python3-os-xenapi
 )
