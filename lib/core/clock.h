@@ -23,7 +23,8 @@ Clock& RealClock();
 // A deadline on a Clock: "until when may this operation run".
 class Deadline {
  public:
-  Deadline(const Clock& clock, Clock::Duration budget) : clock_(&clock), at_(clock.Now() + budget) {}
+  Deadline(const Clock& clock, Clock::Duration budget)
+      : clock_(&clock), at_(clock.Now() + budget) {}
   bool expired() const { return clock_->Now() >= at_; }
   // Time left, never negative.
   Clock::Duration remaining() const {

@@ -32,13 +32,17 @@ class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
-  static Error InvalidArgument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
+  static Error InvalidArgument(std::string m) {
+    return {ErrorCode::kInvalidArgument, std::move(m)};
+  }
   static Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
   static Error AlreadyExists(std::string m) { return {ErrorCode::kAlreadyExists, std::move(m)}; }
   static Error FailedPrecondition(std::string m) {
     return {ErrorCode::kFailedPrecondition, std::move(m)};
   }
-  static Error PermissionDenied(std::string m) { return {ErrorCode::kPermissionDenied, std::move(m)}; }
+  static Error PermissionDenied(std::string m) {
+    return {ErrorCode::kPermissionDenied, std::move(m)};
+  }
   static Error Timeout(std::string m) { return {ErrorCode::kTimeout, std::move(m)}; }
   static Error Cancelled(std::string m) { return {ErrorCode::kCancelled, std::move(m)}; }
   static Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
@@ -62,7 +66,9 @@ class Error {
   std::vector<std::string> xapi_params() const;
   // For kXapi: the full ErrorDescription as xapi sent it.
   const std::vector<std::string>& xapi_description() const { return xapi_; }
-  bool IsXapi(std::string_view xapi_code) const { return is_xapi() && this->xapi_code() == xapi_code; }
+  bool IsXapi(std::string_view xapi_code) const {
+    return is_xapi() && this->xapi_code() == xapi_code;
+  }
 
   // Adds context in front of the message ("uploading disk.img: " + message), keeping code/params.
   Error WithContext(std::string_view context) const;

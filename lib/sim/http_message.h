@@ -65,6 +65,8 @@ struct HttpResponse {
 std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view q);
 // Parses a Cookie header ("a=b; c=d", or xapi's legacy "a=b&c=d").
 std::vector<std::pair<std::string, std::string>> ParseCookies(std::string_view header);
+// Escapes &, <, > and " for the HTML bodies of xapi's error pages.
+std::string EscapeHtml(std::string_view s);
 std::string PercentDecode(std::string_view s);
 std::string PercentEncode(std::string_view s);
 // Parses a request head (request line + headers, without the final blank line).

@@ -53,29 +53,6 @@ HttpResponse BadRequest400() {
                             "1.0");
 }
 
-std::string EscapeHtml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string ServerErrorText(const Error& e) {
   std::string params;
   for (const auto& p : e.xapi_params()) params += (params.empty() ? " " : "; ") + p;

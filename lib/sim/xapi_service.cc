@@ -12,29 +12,6 @@ using xenapi::Array;
 using xenapi::Struct;
 using xenapi::Value;
 
-std::string EscapeHtml(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> Description(const Error& e) {
   if (e.is_xapi()) return e.xapi_description();
   return {"INTERNAL_ERROR", e.message()};

@@ -25,14 +25,14 @@ void StoreBe64(uint8_t* p, uint64_t v) {
   StoreBe32(p + 4, static_cast<uint32_t>(v));
 }
 
-std::string Hex(uint64_t v) {
+std::string HexStringImpl(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
   return buf;
 }
 
 // Printable rendering of on-disk bytes for error messages: "conectix", "\x00\x00...".
-std::string Quote(const uint8_t* p, size_t n) {
+std::string QuoteBytesImpl(const uint8_t* p, size_t n) {
   std::string out = "\"";
   for (size_t i = 0; i < n; ++i) {
     if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
@@ -78,6 +78,9 @@ constexpr uint64_t RoundUp512(uint64_t n) {
 }
 
 }  // namespace
+
+std::string HexString(uint64_t v) { return HexStringImpl(v); }
+std::string QuoteBytes(const uint8_t* p, size_t n) { return QuoteBytesImpl(p, n); }
 
 std::string_view DiskTypeName(DiskType type) {
   switch (type) {
@@ -192,16 +195,17 @@ Result<Footer> Footer::Unmarshal(std::span<const uint8_t> bytes,
   }
   const uint8_t* p = bytes.data();
   if (std::memcmp(p, kFooterCookie.data(), 8) != 0) {
-    return Bad(kWhat, file_offset,
-               "bad cookie " + Quote(p, 8) + " (expected \"" + std::string(kFooterCookie) + "\")");
+    return Bad(
+        kWhat, file_offset,
+        "bad cookie " + QuoteBytes(p, 8) + " (expected \"" + std::string(kFooterCookie) + "\")");
   }
   Footer f;
   f.features = LoadBe32(p + 8);
   f.format_version = LoadBe32(p + 12);
   if (f.format_version != kFormatVersion) {
     return Bad(kWhat, file_offset,
-               "unsupported file format version " + Hex(f.format_version) + " (expected " +
-                   Hex(kFormatVersion) + ")");
+               "unsupported file format version " + HexString(f.format_version) + " (expected " +
+                   HexString(kFormatVersion) + ")");
   }
   f.data_offset = LoadBe64(p + 16);
   f.timestamp = LoadBe32(p + 24);
@@ -225,7 +229,7 @@ Result<Footer> Footer::Unmarshal(std::span<const uint8_t> bytes,
   const uint32_t expected = Checksum(bytes, kFooterChecksumOffset);
   if (f.checksum != expected) {
     return Bad(kWhat, file_offset,
-               "bad checksum " + Hex(f.checksum) + " (computed " + Hex(expected) + ")");
+               "bad checksum " + HexString(f.checksum) + " (computed " + HexString(expected) + ")");
   }
   return f;
 }
@@ -284,21 +288,23 @@ Result<DynamicHeader> DynamicHeader::Unmarshal(std::span<const uint8_t> bytes,
   }
   const uint8_t* p = bytes.data();
   if (std::memcmp(p, kHeaderCookie.data(), 8) != 0) {
-    return Bad(kWhat, file_offset,
-               "bad cookie " + Quote(p, 8) + " (expected \"" + std::string(kHeaderCookie) + "\")");
+    return Bad(
+        kWhat, file_offset,
+        "bad cookie " + QuoteBytes(p, 8) + " (expected \"" + std::string(kHeaderCookie) + "\")");
   }
   DynamicHeader h;
   h.data_offset = LoadBe64(p + 8);
   if (h.data_offset != kNoDataOffset) {
     return Bad(kWhat, file_offset,
-               "bad data offset " + Hex(h.data_offset) + " (expected " + Hex(kNoDataOffset) + ")");
+               "bad data offset " + HexString(h.data_offset) + " (expected " +
+                   HexString(kNoDataOffset) + ")");
   }
   h.table_offset = LoadBe64(p + 16);
   h.header_version = LoadBe32(p + 24);
   if (h.header_version != kHeaderVersion) {
     return Bad(kWhat, file_offset,
-               "unsupported header version " + Hex(h.header_version) + " (expected " +
-                   Hex(kHeaderVersion) + ")");
+               "unsupported header version " + HexString(h.header_version) + " (expected " +
+                   HexString(kHeaderVersion) + ")");
   }
   h.max_table_entries = LoadBe32(p + 28);
   h.block_size = LoadBe32(p + 32);
@@ -323,13 +329,13 @@ Result<DynamicHeader> DynamicHeader::Unmarshal(std::span<const uint8_t> bytes,
     if (!IsKnownPlatformCode(loc.platform_code)) {
       return Bad(kWhat, file_offset,
                  "parent locator " + std::to_string(i) + " has unknown platform code " +
-                     Hex(loc.platform_code) + " " + Quote(l, 4));
+                     HexString(loc.platform_code) + " " + QuoteBytes(l, 4));
     }
   }
   const uint32_t expected = Checksum(bytes, kHeaderChecksumOffset);
   if (h.checksum != expected) {
     return Bad(kWhat, file_offset,
-               "bad checksum " + Hex(h.checksum) + " (computed " + Hex(expected) + ")");
+               "bad checksum " + HexString(h.checksum) + " (computed " + HexString(expected) + ")");
   }
   return h;
 }

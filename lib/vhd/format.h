@@ -43,12 +43,18 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "lib/core/result.h"
 
 namespace fruix::vhd {
+
+// For error messages about on-disk fields: "0x10000", and bytes as a quoted printable string
+// ("conectix", "\x00\x01...").
+std::string HexString(uint64_t v);
+std::string QuoteBytes(const uint8_t* p, size_t n);
 
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint32_t kDefaultBlockSize = 2 * 1024 * 1024;

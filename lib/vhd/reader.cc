@@ -14,26 +14,6 @@ constexpr uint64_t kMaxBatEntries = 16ULL << 20;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string Quote(const uint8_t* p, size_t n) {
-  std::string out = "\"";
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-      out += static_cast<char>(p[i]);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", p[i]);
-      out += buf;
-    }
-  }
-  return out + "\"";
-}
-
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 bool IsKnownPlatformCode(uint32_t code) {
@@ -73,14 +53,14 @@ bool CheckFooter(std::span<const uint8_t> bytes, uint64_t base, const std::strin
   const uint8_t* p = bytes.data();
   if (std::memcmp(p, kFooterCookie.data(), 8) != 0) {
     out.Add(name + ".cookie", base,
-            "is " + Quote(p, 8) + ", expected \"conectix\"" +
+            "is " + QuoteBytes(p, 8) + ", expected \"conectix\"" +
                 (name == "footer" ? " (the file is truncated or has junk after the footer)" : ""));
     return false;
   }
   const Footer f = Footer::Decode(bytes);
   if (f.format_version != kFormatVersion) {
     out.Add(name + ".format_version", base + 12,
-            "is " + Hex(f.format_version) + ", expected " + Hex(kFormatVersion));
+            "is " + HexString(f.format_version) + ", expected " + HexString(kFormatVersion));
   }
   const auto type = static_cast<uint32_t>(f.disk_type);
   if (type < 2 || type > 4) {
@@ -90,7 +70,7 @@ bool CheckFooter(std::span<const uint8_t> bytes, uint64_t base, const std::strin
   const uint32_t sum = Checksum(bytes, kFooterChecksumOffset);
   if (f.checksum != sum) {
     out.Add(name + ".checksum", base + kFooterChecksumOffset,
-            "stored " + Hex(f.checksum) + ", computed " + Hex(sum));
+            "stored " + HexString(f.checksum) + ", computed " + HexString(sum));
   }
   if (f.current_size == 0) {
     out.Add(name + ".current_size", base + 48, "is 0: the disk is empty");
@@ -135,17 +115,17 @@ bool CheckHeader(std::span<const uint8_t> bytes, uint64_t base, const DynamicHea
                  DiskType type, Collector& out) {
   const uint8_t* p = bytes.data();
   if (std::memcmp(p, kHeaderCookie.data(), 8) != 0) {
-    out.Add("header.cookie", base, "is " + Quote(p, 8) + ", expected \"cxsparse\"");
+    out.Add("header.cookie", base, "is " + QuoteBytes(p, 8) + ", expected \"cxsparse\"");
     return false;
   }
   bool usable = true;
   if (h.data_offset != kNoDataOffset) {
     out.Add("header.data_offset", base + 8,
-            "is " + Hex(h.data_offset) + ", expected " + Hex(kNoDataOffset));
+            "is " + HexString(h.data_offset) + ", expected " + HexString(kNoDataOffset));
   }
   if (h.header_version != kHeaderVersion) {
     out.Add("header.header_version", base + 24,
-            "is " + Hex(h.header_version) + ", expected " + Hex(kHeaderVersion));
+            "is " + HexString(h.header_version) + ", expected " + HexString(kHeaderVersion));
   }
   if (!IsPowerOfTwo(h.block_size) || h.block_size < kSectorSize) {
     out.Add("header.block_size", base + 32,
@@ -160,14 +140,14 @@ bool CheckHeader(std::span<const uint8_t> bytes, uint64_t base, const DynamicHea
   const uint32_t sum = Checksum(bytes, kHeaderChecksumOffset);
   if (h.checksum != sum) {
     out.Add("header.checksum", base + kHeaderChecksumOffset,
-            "stored " + Hex(h.checksum) + ", computed " + Hex(sum));
+            "stored " + HexString(h.checksum) + ", computed " + HexString(sum));
   }
   if (type == DiskType::kDifferencing) {
     for (size_t i = 0; i < h.parent_locators.size(); ++i) {
       const uint32_t code = h.parent_locators[i].platform_code;
       if (!IsKnownPlatformCode(code)) {
         out.Add("header.parent_locator[" + Num(i) + "].platform_code", base + 576 + 24 * i,
-                "is " + Hex(code) + ", not a known platform code");
+                "is " + HexString(code) + ", not a known platform code");
       }
     }
   }
@@ -230,7 +210,7 @@ Result<VhdImage> ReadVhd(const SourceFile& file) {
   // Dynamic or differencing: xapi reads the copy at 0 first and the trailing footer last.
   if (!has_copy) {
     out.Add("footer_copy.cookie", 0,
-            "is " + Quote(head.data(), 8) +
+            "is " + QuoteBytes(head.data(), 8) +
                 ", expected \"conectix\": a dynamic VHD starts with a copy of its footer, which "
                 "xapi reads first");
   } else {
@@ -250,7 +230,7 @@ Result<VhdImage> ReadVhd(const SourceFile& file) {
   if (f.data_offset < kFooterSize || f.data_offset > tail_at ||
       tail_at - f.data_offset < kDynamicHeaderSize) {
     out.Add(std::string(has_copy ? "footer_copy" : "footer") + ".data_offset", footer_at + 16,
-            "is " + Hex(f.data_offset) +
+            "is " + HexString(f.data_offset) +
                 ": the 1024-byte dynamic header must lie between the "
                 "footer copy (bytes 0..511) and the trailing footer (offset " +
                 Num(tail_at) + ")");

@@ -2,12 +2,12 @@
 #include "lib/xenapi/codec.h"
 
 #include <xmlrpc-c/base.h>
-#include <xmlrpc-c/base.hpp>
-#include <xmlrpc-c/girerr.hpp>
-#include <xmlrpc-c/xml.hpp>
 
 #include <cstdio>
 #include <mutex>
+#include <xmlrpc-c/base.hpp>
+#include <xmlrpc-c/girerr.hpp>
+#include <xmlrpc-c/xml.hpp>
 
 namespace fruix::xenapi {
 namespace {
@@ -18,10 +18,18 @@ void AppendEscaped(std::string& out, std::string_view s) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '>': out += "&gt;"; break;
-      case '<': out += "&lt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
       default:
         if (c >= 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) out += ch;
         break;
@@ -103,7 +111,8 @@ void AppendValue(std::string& out, const Value& v) {
       out += "</i4></value>";
       break;
     case Value::Kind::kBool:
-      out += v.boolean() ? "<value><boolean>1</boolean></value>" : "<value><boolean>0</boolean></value>";
+      out += v.boolean() ? "<value><boolean>1</boolean></value>"
+                         : "<value><boolean>0</boolean></value>";
       break;
     case Value::Kind::kDouble:
       out += "<value><double>";
@@ -191,8 +200,8 @@ Result<Value> DecodeResponse(std::string_view xml) {
     xmlrpc_c::xml::parseResponse(std::string(xml), &outcome);
     if (!outcome.succeeded()) {
       xmlrpc_c::fault f = outcome.getFault();
-      return Error::Xapi({"XMLRPC_FAULT", std::to_string(static_cast<int>(f.getCode())),
-                          f.getDescription()});
+      return Error::Xapi(
+          {"XMLRPC_FAULT", std::to_string(static_cast<int>(f.getCode())), f.getDescription()});
     }
     return FromXmlrpc(outcome.getResult(), 0);
   } catch (const std::exception& e) {

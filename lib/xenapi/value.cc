@@ -63,14 +63,22 @@ Value Value::StringArray(const std::vector<std::string>& v) {
 
 Value::Kind Value::kind() const {
   switch (v_.index()) {
-    case 0: return Kind::kString;
-    case 1: return Kind::kInt;
-    case 2: return Kind::kInt32;
-    case 3: return Kind::kBool;
-    case 4: return Kind::kDouble;
-    case 5: return Kind::kDateTime;
-    case 6: return Kind::kArray;
-    default: return Kind::kStruct;
+    case 0:
+      return Kind::kString;
+    case 1:
+      return Kind::kInt;
+    case 2:
+      return Kind::kInt32;
+    case 3:
+      return Kind::kBool;
+    case 4:
+      return Kind::kDouble;
+    case 5:
+      return Kind::kDateTime;
+    case 6:
+      return Kind::kArray;
+    default:
+      return Kind::kStruct;
   }
 }
 
@@ -88,8 +96,10 @@ Result<std::string> Value::ToString() const {
 
 Result<int64_t> Value::ToInt() const {
   switch (kind()) {
-    case Kind::kInt: return int64();
-    case Kind::kInt32: return static_cast<int64_t>(int32());
+    case Kind::kInt:
+      return int64();
+    case Kind::kInt32:
+      return static_cast<int64_t>(int32());
     case Kind::kString: {
       const std::string& s = string();
       int64_t out = 0;
@@ -100,7 +110,8 @@ Result<int64_t> Value::ToInt() const {
       if (ec == std::errc() && p == e && b != e) return out;
       return TypeError("an integer", *this);
     }
-    default: return TypeError("an integer", *this);
+    default:
+      return TypeError("an integer", *this);
   }
 }
 
@@ -116,9 +127,12 @@ Result<bool> Value::ToBool() const {
 
 Result<double> Value::ToDouble() const {
   switch (kind()) {
-    case Kind::kDouble: return dbl();
-    case Kind::kInt: return static_cast<double>(int64());
-    case Kind::kInt32: return static_cast<double>(int32());
+    case Kind::kDouble:
+      return dbl();
+    case Kind::kInt:
+      return static_cast<double>(int64());
+    case Kind::kInt32:
+      return static_cast<double>(int32());
     case Kind::kString: {
       const std::string& s = string();
       if (s.empty()) return TypeError("a number", *this);
@@ -127,7 +141,8 @@ Result<double> Value::ToDouble() const {
       if (end == s.c_str() + s.size() && std::isfinite(d)) return d;
       return TypeError("a number", *this);
     }
-    default: return TypeError("a number", *this);
+    default:
+      return TypeError("a number", *this);
   }
 }
 
@@ -157,12 +172,24 @@ Result<std::map<std::string, std::string>> Value::ToStringMap() const {
 std::string Value::DebugString(size_t max_len) const {
   std::string out;
   switch (kind()) {
-    case Kind::kString: out = "\"" + string() + "\""; break;
-    case Kind::kInt: out = std::to_string(int64()); break;
-    case Kind::kInt32: out = "i4:" + std::to_string(int32()); break;
-    case Kind::kBool: out = boolean() ? "true" : "false"; break;
-    case Kind::kDouble: out = std::to_string(dbl()); break;
-    case Kind::kDateTime: out = "dateTime:" + datetime().iso8601; break;
+    case Kind::kString:
+      out = "\"" + string() + "\"";
+      break;
+    case Kind::kInt:
+      out = std::to_string(int64());
+      break;
+    case Kind::kInt32:
+      out = "i4:" + std::to_string(int32());
+      break;
+    case Kind::kBool:
+      out = boolean() ? "true" : "false";
+      break;
+    case Kind::kDouble:
+      out = std::to_string(dbl());
+      break;
+    case Kind::kDateTime:
+      out = "dateTime:" + datetime().iso8601;
+      break;
     case Kind::kArray: {
       out = "[";
       bool first = true;

@@ -63,16 +63,16 @@ class Value {
   enum class Kind { kString, kInt, kInt32, kBool, kDouble, kDateTime, kArray, kStruct };
 
   Value() : v_(std::string()) {}
-  Value(std::string s) : v_(std::move(s)) {}             // NOLINT: implicit
-  Value(const char* s) : v_(std::string(s)) {}           // NOLINT: implicit
-  Value(std::string_view s) : v_(std::string(s)) {}      // NOLINT: implicit
-  Value(int64_t i) : v_(i) {}                            // NOLINT: implicit
-  Value(int i) : v_(static_cast<int64_t>(i)) {}          // NOLINT: implicit
-  Value(bool b) : v_(b) {}                               // NOLINT: implicit
-  Value(double d) : v_(d) {}                             // NOLINT: implicit
-  Value(DateTime d) : v_(std::move(d)) {}                // NOLINT: implicit
-  Value(Array a) : v_(std::move(a)) {}                   // NOLINT: implicit
-  Value(Struct s) : v_(std::move(s)) {}                  // NOLINT: implicit
+  Value(std::string s) : v_(std::move(s)) {}         // NOLINT: implicit
+  Value(const char* s) : v_(std::string(s)) {}       // NOLINT: implicit
+  Value(std::string_view s) : v_(std::string(s)) {}  // NOLINT: implicit
+  Value(int64_t i) : v_(i) {}                        // NOLINT: implicit
+  Value(int i) : v_(static_cast<int64_t>(i)) {}      // NOLINT: implicit
+  Value(bool b) : v_(b) {}                           // NOLINT: implicit
+  Value(double d) : v_(d) {}                         // NOLINT: implicit
+  Value(DateTime d) : v_(std::move(d)) {}            // NOLINT: implicit
+  Value(Array a) : v_(std::move(a)) {}               // NOLINT: implicit
+  Value(Struct s) : v_(std::move(s)) {}              // NOLINT: implicit
   static Value Int32(int32_t i);
   // A string map (xapi's (string -> string) map), in the map's order.
   static Value StringMap(const std::map<std::string, std::string>& m);
@@ -91,10 +91,10 @@ class Value {
   Struct& structure() { return std::get<Struct>(v_); }
 
   // Lenient readers for xapi's untyped encoding; errors name the expected type and the value.
-  Result<std::string> ToString() const;           // kString or kDateTime text
-  Result<int64_t> ToInt() const;                  // kInt, kInt32, or a decimal string
-  Result<bool> ToBool() const;                    // kBool, or "true"/"false"/"1"/"0"
-  Result<double> ToDouble() const;                // kDouble, kInt*, or a numeric string
+  Result<std::string> ToString() const;  // kString or kDateTime text
+  Result<int64_t> ToInt() const;         // kInt, kInt32, or a decimal string
+  Result<bool> ToBool() const;           // kBool, or "true"/"false"/"1"/"0"
+  Result<double> ToDouble() const;       // kDouble, kInt*, or a numeric string
   Result<std::vector<std::string>> ToStringArray() const;
   Result<std::map<std::string, std::string>> ToStringMap() const;
 

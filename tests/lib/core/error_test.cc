@@ -5,7 +5,8 @@
 namespace fruix {
 namespace {
 
-// Given a XenAPI ErrorDescription, When it becomes an Error, Then code and params are kept verbatim.
+// Given a XenAPI ErrorDescription, When it becomes an Error, Then code and params are kept
+// verbatim.
 TEST(ErrorTest, XapiKeepsCodeAndParams) {
   Error e = Error::Xapi({"VM_BAD_POWER_STATE", "OpaqueRef:1", "halted", "running"});
   EXPECT_TRUE(e.is_xapi());

@@ -107,8 +107,11 @@ TEST(CodecTest, EncodesExactlyLikeXapi) {
 
 // Given an encoded call, When decoded by the xmlrpc-c parser, Then method and params round-trip.
 TEST(CodecTest, CallRoundTrip) {
-  Array params{Value("OpaqueRef:s"), Value(Array{Value("vm"), Value("task")}), Value(""),
-               Value(60.1), Value(false),
+  Array params{Value("OpaqueRef:s"),
+               Value(Array{Value("vm"), Value("task")}),
+               Value(""),
+               Value(60.1),
+               Value(false),
                Value(Struct{{"MTU", Value(int64_t{1500})}, {"MAC", Value("")}})};
   std::string xml = EncodeCall("event.from", params);
   EXPECT_EQ(xml.find('\n'), std::string::npos);
