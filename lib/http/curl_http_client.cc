@@ -105,6 +105,32 @@ size_t HeaderCallback(char* data, size_t size, size_t nmemb, void* userp) {
   return n;
 }
 
+// Streamed PUT body: pulls from the request's BodySource, remembering its error.
+struct Upload {
+  const BodySource* source = nullptr;
+  uint64_t remaining = 0;
+  std::optional<Error> error;
+};
+
+size_t ReadCallback(char* buffer, size_t size, size_t nitems, void* userp) {
+  auto* up = static_cast<Upload*>(userp);
+  size_t want = size * nitems;
+  if (want > up->remaining) want = static_cast<size_t>(up->remaining);
+  if (want == 0) return 0;
+  auto got = (*up->source)(std::span<uint8_t>(reinterpret_cast<uint8_t*>(buffer), want));
+  if (!got.ok()) {
+    up->error = got.error();
+    return CURL_READFUNC_ABORT;
+  }
+  if (*got == 0) {
+    up->error = Error::Transport("request body ended " + std::to_string(up->remaining) +
+                                 " bytes before its Content-Length");
+    return CURL_READFUNC_ABORT;
+  }
+  up->remaining -= *got;
+  return *got;
+}
+
 int ProgressCallback(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(userp);
   return t->cancel->stop_requested() ? 1 : 0;
@@ -198,6 +224,7 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
   transfer.max_body = options.max_response_bytes;
   transfer.cancel = &req.cancel;
   PinCheck pin_check;
+  Upload upload;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
@@ -246,6 +273,16 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
       break;
+    case Method::kPut:
+      if (!req.body_source) return Error::InvalidArgument("PUT to " + where + " without a body");
+      upload.source = &req.body_source;
+      upload.remaining = req.body_length;
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCallback);
+      curl_easy_setopt(h, CURLOPT_READDATA, &upload);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
+      curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+      break;
   }
 
   // TLS policy (tls_options.h).
@@ -279,6 +316,7 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
     return std::move(transfer.response);
   }
 
+  if (upload.error) return upload.error->WithContext("PUT to " + where);
   std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
   if (pin && pin_check.checked && !pin_check.matched) {
     return Error::Tls("TLS certificate pin mismatch for " + where + ": expected SHA-256 " +

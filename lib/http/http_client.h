@@ -7,6 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -19,7 +23,11 @@ namespace fruix::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-enum class Method { kGet, kPost };
+enum class Method { kGet, kPost, kPut };
+
+// Pulls the next bytes of a streamed request body into `buf`; returns how many (0 only at the
+// end of the body) or an error, which abandons the request with that error.
+using BodySource = std::function<Result<size_t>(std::span<uint8_t> buf)>;
 
 struct HttpRequest {
   Method method = Method::kPost;
@@ -28,6 +36,11 @@ struct HttpRequest {
   std::string url;
   Headers headers;   // sent as given, in order
   std::string body;  // POST body (sent with Content-Length; never chunked)
+  // kPut only: the body is pulled from `body_source` and is exactly `body_length` bytes, sent
+  // with that Content-Length (never chunked, no `Expect: 100-continue`). A source that ends early
+  // fails the request (kTransport).
+  BodySource body_source;
+  uint64_t body_length = 0;
   // Limits for this request; zero means the client's default.
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds timeout{0};  // whole exchange, connect included
