@@ -58,6 +58,12 @@ Error Bad(std::string_view what, std::optional<uint64_t> file_offset, std::strin
   return Error::InvalidArgument(Where(what, file_offset) + ": " + detail);
 }
 
+constexpr uint64_t RoundUp512(uint64_t n) {
+  return (n + kSectorSize - 1) / kSectorSize * kSectorSize;
+}
+
+}  // namespace
+
 bool IsKnownPlatformCode(uint32_t code) {
   switch (code) {
     case 0:
@@ -72,12 +78,6 @@ bool IsKnownPlatformCode(uint32_t code) {
       return false;
   }
 }
-
-constexpr uint64_t RoundUp512(uint64_t n) {
-  return (n + kSectorSize - 1) / kSectorSize * kSectorSize;
-}
-
-}  // namespace
 
 std::string HexString(uint64_t v) { return HexStringImpl(v); }
 std::string QuoteBytes(const uint8_t* p, size_t n) { return QuoteBytesImpl(p, n); }

@@ -55,6 +55,8 @@ namespace fruix::vhd {
 // ("conectix", "\x00\x01...").
 std::string HexString(uint64_t v);
 std::string QuoteBytes(const uint8_t* p, size_t n);
+// True for the parent-locator platform codes the VHD specification defines (and 0, unused).
+bool IsKnownPlatformCode(uint32_t code);
 
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint32_t kDefaultBlockSize = 2 * 1024 * 1024;

@@ -16,21 +16,6 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-bool IsKnownPlatformCode(uint32_t code) {
-  switch (code) {
-    case 0:
-    case 0x57693272:  // Wi2r
-    case 0x5769326B:  // Wi2k
-    case 0x57327275:  // W2ru
-    case 0x57326B75:  // W2ku
-    case 0x4D616320:  // "Mac "
-    case 0x4D616358:  // MacX
-      return true;
-    default:
-      return false;
-  }
-}
-
 class Collector {
  public:
   explicit Collector(VhdImage& image) : image_(image) {}
