@@ -5,15 +5,21 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <vector>
+
+#include "lib/http/url.h"
 
 namespace fruix::http {
 namespace {
@@ -182,6 +188,12 @@ struct CurlHttpClient::Impl {
   }
 
   Result<HttpResponse> Perform(CURL* h, const HttpRequest& req);
+  // Sets the TLS options of tls_options.h on `h`; `pin_check` must outlive the handshake.
+  void ApplyTlsPolicy(CURL* h, PinCheck* pin_check) const;
+  // The Error for a failed curl call (`code` is a CURLcode); `verb` prefixes the message
+  // ("HTTP request to ", "CONNECT to ").
+  Error Failure(int code, const char* errbuf, const std::string& where, std::string_view verb,
+                const PinCheck& pin_check) const;
 };
 
 CurlHttpClient::CurlHttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -285,24 +297,7 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
       break;
   }
 
-  // TLS policy (tls_options.h).
-  if (pin) {
-    pin_check.expected = *pin;
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);  // replaced by the pin callback
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification
-    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, SslCtxCallback);
-    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &pin_check);
-  } else if (options.tls.insecure || !options.tls.verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options.tls.ca_file.empty()) {
-      curl_easy_setopt(h, CURLOPT_CAINFO, options.tls.ca_file.c_str());
-    }
-  }
+  ApplyTlsPolicy(h, &pin_check);
 
   CURLcode rc = curl_easy_perform(h);
   // The handle outlives `headers`, `transfer` and `pin_check`: drop every pointer to them.
@@ -317,6 +312,36 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
   }
 
   if (upload.error) return upload.error->WithContext("PUT to " + where);
+  if (rc == CURLE_WRITE_ERROR && transfer.oversized) {
+    return Error::Protocol("HTTP response from " + where + " exceeds " +
+                           std::to_string(options.max_response_bytes) + " bytes");
+  }
+  return Failure(rc, errbuf, where, "HTTP request to ", pin_check);
+}
+
+void CurlHttpClient::Impl::ApplyTlsPolicy(CURL* h, PinCheck* pin_check) const {
+  if (pin) {
+    pin_check->expected = *pin;
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);  // replaced by the pin callback
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, SslCtxCallback);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, pin_check);
+  } else if (options.tls.insecure || !options.tls.verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options.tls.ca_file.empty()) {
+      curl_easy_setopt(h, CURLOPT_CAINFO, options.tls.ca_file.c_str());
+    }
+  }
+}
+
+Error CurlHttpClient::Impl::Failure(int code, const char* errbuf, const std::string& where,
+                                    std::string_view verb, const PinCheck& pin_check) const {
+  auto rc = static_cast<CURLcode>(code);
   std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
   if (pin && pin_check.checked && !pin_check.matched) {
     return Error::Tls("TLS certificate pin mismatch for " + where + ": expected SHA-256 " +
@@ -324,11 +349,12 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
                       FormatSha256Fingerprint(pin_check.actual));
   }
   std::string msg = where + ": " + detail;
+  std::string prefix(verb);
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
-      return Error::Timeout("HTTP request to " + msg);
+      return Error::Timeout(prefix + msg);
     case CURLE_ABORTED_BY_CALLBACK:
-      return Error::Cancelled("HTTP request to " + where + " cancelled");
+      return Error::Cancelled(prefix + where + " cancelled");
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -336,7 +362,7 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      return Error::Unavailable("HTTP request to " + msg);
+      return Error::Unavailable(prefix + msg);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -352,15 +378,289 @@ Result<HttpResponse> CurlHttpClient::Impl::Perform(CURL* h, const HttpRequest& r
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return Error::InvalidArgument("bad URL " + msg);
-    case CURLE_WRITE_ERROR:
-      if (transfer.oversized) {
-        return Error::Protocol("HTTP response from " + where + " exceeds " +
-                               std::to_string(options.max_response_bytes) + " bytes");
-      }
-      return Error::Transport("HTTP request to " + msg);
     default:
-      return Error::Transport("HTTP request to " + msg);
+      return Error::Transport(prefix + msg);
   }
+}
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Milliseconds until `deadline`, at least 0, rounded up so a wait never ends early.
+int MillisUntil(SteadyClock::time_point deadline) {
+  auto left = deadline - SteadyClock::now();
+  if (left <= SteadyClock::duration::zero()) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::min<int64_t>(ms, 60'000));
+}
+
+// Waits until `fd` is ready for `events` or `ms` passed; true when ready (or in error, which the
+// next curl call reports).
+bool PollFd(curl_socket_t fd, short events, int ms) {
+  pollfd p{};
+  p.fd = fd;
+  p.events = events;
+  for (;;) {
+    int n = ::poll(&p, 1, ms);
+    if (n >= 0) return n > 0;
+    if (errno != EINTR) return true;
+  }
+}
+
+constexpr size_t kMaxConnectHead = 16 * 1024;
+constexpr auto kWriteStallLimit = std::chrono::seconds(10);
+
+// A CONNECT tunnel on a curl handle that was connected with CURLOPT_CONNECT_ONLY.
+class CurlByteStream final : public ByteStream {
+ public:
+  CurlByteStream(CURL* h, std::unique_ptr<PinCheck> pin_check, std::string where)
+      : h_(h), pin_check_(std::move(pin_check)), where_(std::move(where)) {}
+  ~CurlByteStream() override { Close(); }
+  CurlByteStream(const CurlByteStream&) = delete;
+  CurlByteStream& operator=(const CurlByteStream&) = delete;
+
+  // Bytes that arrived with the reply head; Read returns them first.
+  void set_pending(std::string bytes) { pending_ = std::move(bytes); }
+
+  Result<size_t> Read(std::span<char> buf, std::chrono::milliseconds wait) override {
+    if (!pending_.empty()) {
+      size_t n = std::min(buf.size(), pending_.size());
+      std::memcpy(buf.data(), pending_.data(), n);
+      pending_.erase(0, n);
+      return n;
+    }
+    if (h_ == nullptr) return Error::Unavailable("tunnel to " + where_ + " is closed");
+    if (buf.empty()) return size_t{0};
+    auto deadline = SteadyClock::now() + wait;
+    for (;;) {
+      size_t n = 0;
+      CURLcode rc = curl_easy_recv(h_, buf.data(), buf.size(), &n);
+      if (rc == CURLE_OK) {
+        if (n > 0) return n;
+        Close();
+        return Error::Unavailable("tunnel to " + where_ + " closed by the peer");
+      }
+      if (rc != CURLE_AGAIN) {
+        Close();
+        return Error::Unavailable("tunnel to " + where_ + ": " + curl_easy_strerror(rc));
+      }
+      int ms = MillisUntil(deadline);
+      if (ms == 0) return size_t{0};
+      if (!PollFd(Socket(), POLLIN, ms) && SteadyClock::now() >= deadline) return size_t{0};
+    }
+  }
+
+  Result<void> Write(std::span<const char> data) override {
+    if (h_ == nullptr) return Error::Unavailable("tunnel to " + where_ + " is closed");
+    return SendAll(h_, Socket(), data, where_);
+  }
+
+  void Close() override {
+    if (h_ != nullptr) {
+      curl_easy_cleanup(h_);
+      h_ = nullptr;
+    }
+  }
+
+  // Sends all of `data` on a CONNECT_ONLY handle, waiting on a stalled socket up to the limit.
+  static Result<void> SendAll(CURL* h, curl_socket_t fd, std::span<const char> data,
+                              const std::string& where) {
+    auto deadline = SteadyClock::now() + kWriteStallLimit;
+    while (!data.empty()) {
+      size_t n = 0;
+      CURLcode rc = curl_easy_send(h, data.data(), data.size(), &n);
+      if (rc == CURLE_OK) {
+        data = data.subspan(n);
+        deadline = SteadyClock::now() + kWriteStallLimit;
+        continue;
+      }
+      if (rc != CURLE_AGAIN) {
+        return Error::Unavailable("sending to " + where + ": " + curl_easy_strerror(rc));
+      }
+      int ms = MillisUntil(deadline);
+      if (ms == 0) return Error::Timeout("sending to " + where + ": the peer stopped reading");
+      PollFd(fd, POLLOUT, ms);
+    }
+    return Ok();
+  }
+
+ private:
+  curl_socket_t Socket() const {
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    curl_easy_getinfo(h_, CURLINFO_ACTIVESOCKET, &fd);
+    return fd;
+  }
+
+  CURL* h_;
+  std::unique_ptr<PinCheck> pin_check_;  // referenced by the handle's SSL_CTX while it lives
+  std::string where_;
+  std::string pending_;
+};
+
+int CancelProgressCallback(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::stop_token*>(userp)->stop_requested() ? 1 : 0;
+}
+
+// The Error for a non-200 CONNECT reply.
+Error ConnectStatusError(int status, const std::string& status_line, const std::string& where) {
+  std::string msg = "CONNECT to " + where + " answered \"" + status_line + "\"";
+  switch (status) {
+    case 404:
+      return Error::NotFound(msg);
+    case 401:
+    case 403:
+      return Error::PermissionDenied(msg);
+    case 503:
+      return Error::Unavailable(msg);
+    case 500:
+      return Error::FailedPrecondition(msg + " (the VM is not running on this host?)");
+    default:
+      return Error::Transport(msg);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ByteStream>> CurlHttpClient::Connect(const ConnectRequest& request) {
+  const std::string where = RedactUrl(request.url);
+  auto url = Url::Parse(request.url);
+  if (!url.ok()) return url.error().WithContext("CONNECT");
+  std::string target = url->path().empty() ? "/" : url->path();
+  if (target.front() != '/') target.insert(target.begin(), '/');
+  if (target.find_first_of("\r\n ") != std::string::npos) {
+    return Error::InvalidArgument("CONNECT to " + where + ": the target contains white space");
+  }
+  if (request.cancel.stop_requested())
+    return Error::Cancelled("CONNECT to " + where + " cancelled");
+
+  const auto timeout = request.connect_timeout.count() > 0 ? request.connect_timeout
+                                                           : impl_->options.connect_timeout;
+  const auto deadline = SteadyClock::now() + timeout;
+
+  CURL* h = curl_easy_init();
+  if (h == nullptr) return Error::Internal("curl_easy_init failed");
+  auto pin_check = std::make_unique<PinCheck>();
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  std::stop_token cancel = request.cancel;
+  auto fail = [&](Error e) -> Result<std::unique_ptr<ByteStream>> {
+    curl_easy_cleanup(h);
+    return e;
+  };
+
+  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
+  if (cancel.stop_possible()) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, CancelProgressCallback);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &cancel);
+  }
+  impl_->ApplyTlsPolicy(h, pin_check.get());
+
+  CURLcode rc = curl_easy_perform(h);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, nullptr);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, nullptr);
+  if (rc != CURLE_OK) return fail(impl_->Failure(rc, errbuf, where, "CONNECT to ", *pin_check));
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD) {
+    return fail(Error::Internal("CONNECT to " + where + ": no socket after connecting"));
+  }
+
+  // The request head, as xe sends it (xenapi-spec.md §7), plus Host unless the caller set one.
+  std::string head = "CONNECT " + target + " HTTP/1.0\r\n";
+  bool has_host = false;
+  for (const auto& [k, v] : request.headers) {
+    if (k.size() == 4 && strncasecmp(k.data(), "host", 4) == 0) has_host = true;
+  }
+  if (!has_host) {
+    std::string host =
+        url->host().find(':') != std::string::npos ? "[" + url->host() + "]" : url->host();
+    if (!url->port().empty()) host += ":" + url->port();
+    head += "Host: " + host + "\r\n";
+  }
+  for (const auto& [k, v] : request.headers) head += k + ": " + v + "\r\n";
+  head += "\r\n";
+  auto sent = CurlByteStream::SendAll(h, fd, head, where);
+  if (!sent.ok()) return fail(sent.error().WithContext("CONNECT"));
+
+  // The reply head, up to and including the blank line; what follows belongs to the tunnel.
+  std::string reply;
+  size_t head_end = std::string::npos;
+  size_t sep_len = 0;
+  char buf[4096];
+  while (head_end == std::string::npos) {
+    if (cancel.stop_requested())
+      return fail(Error::Cancelled("CONNECT to " + where + " cancelled"));
+    size_t n = 0;
+    rc = curl_easy_recv(h, buf, sizeof(buf), &n);
+    if (rc == CURLE_OK && n == 0) {
+      return fail(Error::Unavailable("CONNECT to " + where +
+                                     ": connection closed before the reply head ended"));
+    }
+    if (rc == CURLE_OK) {
+      size_t scan_from = reply.size() >= 3 ? reply.size() - 3 : 0;
+      reply.append(buf, n);
+      size_t crlf = reply.find("\r\n\r\n", scan_from);
+      size_t lf = reply.find("\n\n", scan_from);
+      if (crlf != std::string::npos && (lf == std::string::npos || crlf < lf)) {
+        head_end = crlf;
+        sep_len = 4;
+      } else if (lf != std::string::npos) {
+        head_end = lf;
+        sep_len = 2;
+      } else if (reply.size() > kMaxConnectHead) {
+        return fail(Error::Protocol("CONNECT to " + where + ": reply head exceeds " +
+                                    std::to_string(kMaxConnectHead) + " bytes"));
+      }
+      continue;
+    }
+    if (rc != CURLE_AGAIN) {
+      return fail(Error::Unavailable("CONNECT to " + where + ": " + curl_easy_strerror(rc)));
+    }
+    int ms = MillisUntil(deadline);
+    if (ms == 0) {
+      return fail(Error::Timeout("CONNECT to " + where + ": no reply head within " +
+                                 std::to_string(timeout.count()) + " ms"));
+    }
+    PollFd(fd, POLLIN, std::min(ms, 100));
+  }
+  if (head_end > kMaxConnectHead) {
+    return fail(Error::Protocol("CONNECT to " + where + ": reply head exceeds " +
+                                std::to_string(kMaxConnectHead) + " bytes"));
+  }
+
+  std::string status_line = reply.substr(0, reply.find('\n'));
+  if (!status_line.empty() && status_line.back() == '\r') status_line.pop_back();
+  int status = 0;
+  if (status_line.starts_with("HTTP/1.") && status_line.size() >= 12 && status_line[8] == ' ' &&
+      std::isdigit(static_cast<unsigned char>(status_line[9])) &&
+      std::isdigit(static_cast<unsigned char>(status_line[10])) &&
+      std::isdigit(static_cast<unsigned char>(status_line[11])) &&
+      (status_line.size() == 12 || status_line[12] == ' ')) {
+    status = std::stoi(status_line.substr(9, 3));
+  } else {
+    std::string shown = status_line.substr(0, 80);
+    for (char& c : shown) {
+      if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
+    }
+    return fail(
+        Error::Protocol("CONNECT to " + where + ": malformed status line \"" + shown + "\""));
+  }
+  if (status != 200) return fail(ConnectStatusError(status, status_line, where));
+
+  auto stream = std::make_unique<CurlByteStream>(h, std::move(pin_check), where);
+  stream->set_pending(reply.substr(head_end + sep_len));
+  return std::unique_ptr<ByteStream>(std::move(stream));
 }
 
 }  // namespace fruix::http

@@ -11,7 +11,14 @@
 // OpenSSL's verify callback, so the handshake fails before any request byte is sent; the error
 // names the expected and the actual fingerprint.
 //
-// Threads: Send() is safe from any thread. The client must outlive every Send() in progress.
+// CONNECT tunnels (Connect()): each tunnel gets its own curl handle with CURLOPT_CONNECT_ONLY (TCP
+// and, for https, the TLS handshake under the same policy as Send), then the CONNECT head is
+// written and the reply head read with curl_easy_send/curl_easy_recv; the handle belongs to the
+// returned ByteStream, whose Read polls CURLINFO_ACTIVESOCKET after curl_easy_recv (TLS may hold
+// decrypted bytes the socket no longer shows).
+//
+// Threads: Send() and Connect() are safe from any thread. The client must outlive every Send() in
+// progress; a ByteStream does not reference the client and may outlive it.
 #pragma once
 
 #include <chrono>
@@ -44,6 +51,7 @@ class CurlHttpClient final : public HttpClient {
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
 
   Result<HttpResponse> Send(const HttpRequest& request) override;
+  Result<std::unique_ptr<ByteStream>> Connect(const ConnectRequest& request) override;
 
  private:
   struct Impl;

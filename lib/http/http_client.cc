@@ -11,6 +11,10 @@ const std::string* HttpResponse::Header(std::string_view name) const {
   return nullptr;
 }
 
+Result<std::unique_ptr<ByteStream>> HttpClient::Connect(const ConnectRequest& request) {
+  return Error::Internal("CONNECT to " + RedactUrl(request.url) + ": not supported by this client");
+}
+
 std::string RedactUrl(std::string_view url) {
   size_t cut = url.find_first_of("?#");
   if (cut == std::string_view::npos) return std::string(url);
