@@ -57,10 +57,25 @@ Result<FaultRule> ParseFaultRule(std::string_view text) {
       ++actions;
       r.action = FaultRule::Action::kConsoleLimit;
     }
+    if (j.contains("task_pending_ms")) {
+      ++actions;
+      r.action = FaultRule::Action::kTaskPending;
+      r.task_pending_ms = j["task_pending_ms"].get<int64_t>();
+      if (r.task_pending_ms < 0) return Error::InvalidArgument("\"task_pending_ms\" must be >= 0");
+    }
+    if (j.contains("device_error")) {
+      ++actions;
+      r.action = FaultRule::Action::kDeviceError;
+    }
+    if (j.contains("corrupt_block")) {
+      ++actions;
+      r.action = FaultRule::Action::kCorruptBlock;
+      r.corrupt_block = j["corrupt_block"].get<uint64_t>();
+    }
     if (actions != 1) {
       return Error::InvalidArgument(
           "fault rule needs exactly one of error, delay_ms, expire_session, cut_after_bytes, "
-          "limit_console_sessions");
+          "limit_console_sessions, task_pending_ms, device_error, corrupt_block");
     }
     return r;
   } catch (const nlohmann::json::exception& e) {
@@ -89,6 +104,15 @@ std::string FaultRuleToJson(const FaultRule& r) {
       break;
     case FaultRule::Action::kConsoleLimit:
       j["limit_console_sessions"] = true;
+      break;
+    case FaultRule::Action::kTaskPending:
+      j["task_pending_ms"] = r.task_pending_ms;
+      break;
+    case FaultRule::Action::kDeviceError:
+      j["device_error"] = true;
+      break;
+    case FaultRule::Action::kCorruptBlock:
+      j["corrupt_block"] = r.corrupt_block;
       break;
   }
   j["seen"] = r.seen;
@@ -138,6 +162,15 @@ FaultInjector::Hit FaultInjector::OnCall(std::string_view call) {
         break;
       case FaultRule::Action::kConsoleLimit:
         hit.limit_console_sessions = true;
+        break;
+      case FaultRule::Action::kTaskPending:
+        hit.task_pending_ms += r.task_pending_ms;
+        break;
+      case FaultRule::Action::kDeviceError:
+        hit.device_error = true;
+        break;
+      case FaultRule::Action::kCorruptBlock:
+        hit.corrupt_block = r.corrupt_block;
         break;
     }
   }

@@ -133,6 +133,15 @@ bool HttpConnection::InputReady() {
   return ::poll(&p, 1, 0) > 0;
 }
 
+void HttpConnection::Reset() {
+  const int fd = stream_->native_handle();
+  linger hard{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  (void)::connect(fd, &unspec, sizeof(unspec));  // TCP disconnect: sends RST when established
+}
+
 Result<void> HttpConnection::Write(std::string_view data) {
   return stream_->WriteAll(data.data(), data.size());
 }

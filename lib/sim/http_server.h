@@ -68,6 +68,11 @@ class HttpConnection {
   bool InputReady();
   void Close() { stream_->Close(); }
   void Abort() { stream_->Abort(); }
+  // Ends the connection at once with a TCP reset (SO_LINGER 0, then disconnect), as the client
+  // sees a server that closes with request bytes unread, or a cut connection: its next send or
+  // receive fails with ECONNRESET (bytes it already received stay readable). Later reads and
+  // writes here fail.
+  void Reset();
 
   const RequestContext& context() const { return context_; }
 

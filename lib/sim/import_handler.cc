@@ -1,7 +1,14 @@
 #include "lib/sim/import_handler.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "lib/core/ids.h"
 #include "lib/sim/file_block_writer.h"
@@ -15,6 +22,8 @@ namespace {
 using xenapi::Struct;
 using xenapi::Value;
 
+constexpr uint64_t kBlockBytes = 2 * 1024 * 1024;
+
 // The request body as vhd-tool reads it from the socket; optionally cut after N bytes.
 class BodyReader : public ByteReader {
  public:
@@ -23,7 +32,7 @@ class BodyReader : public ByteReader {
   Result<size_t> Read(void* buf, size_t n) override {
     if (cut_after_) {
       if (read_ >= *cut_after_) {
-        conn_.Abort();
+        conn_.Reset();
         return Error::Io("connection cut after " + std::to_string(read_) +
                          " bytes (fault injection)");
       }
@@ -39,6 +48,21 @@ class BodyReader : public ByteReader {
   std::optional<uint64_t> cut_after_;
   uint64_t read_ = 0;
 };
+
+// Inverts the first byte of 2 MiB block `block` of the backing file (no-op past its end).
+Result<void> CorruptBlock(const std::string& path, uint64_t block) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Error::Io("open " + path + ": " + std::strerror(errno));
+  const off_t offset = static_cast<off_t>(block * kBlockBytes);
+  unsigned char byte = 0;
+  Result<void> r = Ok();
+  if (::pread(fd, &byte, 1, offset) == 1) {
+    byte = static_cast<unsigned char>(~byte);
+    if (::pwrite(fd, &byte, 1, offset) != 1) r = Error::Io("corrupting " + path);
+  }
+  ::close(fd);
+  return r;
+}
 
 std::string ReturnVersion(const HttpRequest& r) { return r.is_http10() ? "1.0" : "1.1"; }
 
@@ -216,59 +240,79 @@ void ImportHandler::Serve(const HttpRequest& req, HttpConnection& conn) {
     });
   }
   // 5. Headers first, then the body.
-  std::string head =
+  const std::string head =
       "HTTP/1.1 200 OK\r\nConnection: close\r\nCache-Control: no-cache, no-store\r\n"
       "task-id:" +
       task + "\r\ncontent-type: application/octet-stream\r\n\r\n";
   // Claim the VDI before answering, so that a client which saw our 200 can rely on it.
-  bool claimed = storage_.BeginImport(vdi);
+  const bool claimed = storage_.BeginImport(vdi, ctx.host_ref);
   if (!conn.Write(head).ok()) {
     if (claimed) storage_.EndImport(vdi);
     FailTask(db_, task, Error::Xapi("VDI_IO_ERROR", {"Device I/O errors"}));
     return;
   }
   if (!claimed) {
-    FailTask(db_, task, Error::Xapi("VDI_IN_USE", {vdi, "import"}));
+    // xapi attaches the VDI to dom0 after its 200 head; SM refuses a VDI that is in use (its
+    // VDIInUse fault becomes VDI_IN_USE [], sm_exec.ml). The body is never read.
+    FailTask(db_, task, Error::Xapi("VDI_IN_USE", {}));
+    conn.Reset();
     return;
   }
-  std::string sr_uuid = db_.Read([&](const Database::Txn& txn) {
-    const ObjectRow* row = txn.Find("SR", sr);
-    return row == nullptr ? std::string() : StrField(row->record, "uuid");
-  });
-  Result<ImportStats> stats = Error::Io("no backing file");
-  if (auto path = storage_.VdiFile(sr_uuid, vdi_uuid); path.ok()) {
-    auto writer = FileBlockWriter::Open(*path, vdi_size);
-    if (writer.ok()) {
-      FaultInjector::Hit hit = faults_.OnCall("import_raw_vdi");
-      BodyReader reader(conn, hit.cut_after_bytes);
-      double last = 0;
-      ProgressFn progress = [&](double p) {
-        if (p - last >= 0.01 || (p >= 1.0 && last < 1.0)) {
-          last = p;
-          SetTaskProgress(db_, task, std::min(p, 1.0));
-        }
-      };
-      uint64_t length = content_length.value_or(vdi_size);
-      if (chunked) {
-        stats = ServeChunked(reader, **writer, progress);
-      } else if (format == "vhd") {
-        stats = ServeVhd(reader, length, **writer, progress);
-      } else {
-        stats = ServeRaw(reader, length, **writer, progress);
-      }
-      if (stats.ok()) {
-        if (auto s = (*writer)->Sync(); !s.ok()) stats = s.error();
-      }
-    } else {
-      stats = writer.error();
-    }
+  const FaultInjector::Hit hit = faults_.OnCall("import_raw_vdi");
+  if (hit.error) {
+    // The dom0 attach raising (VBD.plug: TOO_MANY_PENDING_TASKS, VDI_IN_USE, ...): the task
+    // fails with that error and the connection is closed with the body unread.
+    storage_.EndImport(vdi);
+    std::vector<std::string> params(hit.error->begin() + 1, hit.error->end());
+    FailTask(db_, task, Error::Xapi(hit.error->front(), std::move(params)));
+    conn.Reset();
+    return;
   }
+  BodyTarget target{task,     vdi,    sr,      vdi_uuid,
+                    vdi_size, format, chunked, content_length.value_or(vdi_size)};
+  Result<ImportStats> stats = ReceiveBody(target, hit, conn);
   storage_.EndImport(vdi);
+  if (hit.task_pending_ms > 0) {
+    // xapi stuck after the body (e.g. unplugging dom0's VBD): the verdict comes later. Only the
+    // simulator's shutdown ends the wait early; task.cancel does not.
+    (void)tasks_.Sleep("", std::chrono::milliseconds(hit.task_pending_ms));
+  }
   if (stats.ok()) {
     CompleteTask(db_, task, Value(vdi));
   } else {
     FailTask(db_, task, Error::Xapi("VDI_IO_ERROR", {"Device I/O errors"}));
   }
+}
+
+Result<ImportStats> ImportHandler::ReceiveBody(const BodyTarget& t, const FaultInjector::Hit& hit,
+                                               HttpConnection& conn) {
+  const std::string sr_uuid = db_.Read([&](const Database::Txn& txn) {
+    const ObjectRow* row = txn.Find("SR", t.sr);
+    return row == nullptr ? std::string() : StrField(row->record, "uuid");
+  });
+  FRUIX_ASSIGN_OR_RETURN(std::string path, storage_.VdiFile(sr_uuid, t.vdi_uuid));
+  FRUIX_ASSIGN_OR_RETURN(auto writer, FileBlockWriter::Open(path, t.vdi_size));
+  BodyReader reader(conn, hit.cut_after_bytes);
+  double last = 0;
+  ProgressFn progress = [&](double p) {
+    if (p - last >= 0.01 || (p >= 1.0 && last < 1.0)) {
+      last = p;
+      SetTaskProgress(db_, t.task, std::min(p, 1.0));
+    }
+  };
+  Result<ImportStats> stats = Error::Internal("no format");
+  if (t.chunked) {
+    stats = ServeChunked(reader, *writer, progress);
+  } else if (t.format == "vhd") {
+    stats = ServeVhd(reader, t.length, *writer, progress);
+  } else {
+    stats = ServeRaw(reader, t.length, *writer, progress);
+  }
+  FRUIX_RETURN_IF_ERROR(stats);
+  FRUIX_RETURN_IF_ERROR(writer->Sync());
+  if (hit.device_error) return Error::Io("device I/O error after the body (fault injection)");
+  if (hit.corrupt_block) FRUIX_RETURN_IF_ERROR(CorruptBlock(path, *hit.corrupt_block));
+  return stats;
 }
 
 }  // namespace fruix::sim

@@ -13,10 +13,13 @@
 //      raw with sr and no vdi creates "Imported VDI" of Content-Length bytes;
 //   5. writes "HTTP/1.1 200 OK / Connection: close / Cache-Control: no-cache, no-store /
 //      task-id:<ref> / content-type: application/octet-stream" before reading any body byte,
-//      then streams the body through sim::ServeRaw / ServeChunked / ServeVhd into the VDI's
-//      backing file, updating task progress; success -> result "<value>OpaqueRef:vdi</value>",
-//      any failure (including a concurrent import of the same VDI: VDI_IN_USE [vdi, "import"])
-//      -> VDI_IO_ERROR ["Device I/O errors"] or that error; then the connection is closed.
+//      then (where xapi attaches the VDI to dom0) fails the task without reading the body and
+//      resets the connection when the VDI is held by another import (VDI_IN_USE [], SM's
+//      VDIInUse) or an "error" fault fired; otherwise streams the body through sim::ServeRaw /
+//      ServeChunked / ServeVhd into the VDI's backing file, updating task progress; success ->
+//      result "<value>OpaqueRef:vdi</value>", any failure -> VDI_IO_ERROR ["Device I/O errors"];
+//      then the connection is closed. Import faults (faults.h): cut_after_bytes (reset mid-body),
+//      task_pending_ms (late verdict), device_error, corrupt_block.
 // Formats tar and qcow2 are not simulated (treated as unknown formats).
 // Thread-safe; each call runs on its connection's thread.
 #pragma once
@@ -25,23 +28,40 @@
 #include "lib/sim/faults.h"
 #include "lib/sim/http_server.h"
 #include "lib/sim/storage.h"
+#include "lib/sim/tasks.h"
+#include "lib/sim/vhd_tool.h"
 #include "lib/sim/xapi_service.h"
 
 namespace fruix::sim {
 
 class ImportHandler {
  public:
-  ImportHandler(Database& db, XapiService& service, Storage& storage, FaultInjector& faults)
-      : db_(db), service_(service), storage_(storage), faults_(faults) {}
+  ImportHandler(Database& db, XapiService& service, Storage& storage, FaultInjector& faults,
+                TaskRunner& tasks)
+      : db_(db), service_(service), storage_(storage), faults_(faults), tasks_(tasks) {}
 
   // Serves one request; the connection must be closed afterwards.
   void Serve(const HttpRequest& request, HttpConnection& connection);
 
  private:
+  // Where the body of one import goes.
+  struct BodyTarget {
+    std::string task, vdi, sr, vdi_uuid;
+    uint64_t vdi_size = 0;
+    std::string format;  // "raw" or "vhd"
+    bool chunked = false;
+    uint64_t length = 0;  // Content-Length, else the VDI's size
+  };
+  // Streams the body into the VDI's backing file through vhd-tool's semantics, applying the
+  // import faults that fired (cut, device error, corruption). Updates the task's progress.
+  Result<ImportStats> ReceiveBody(const BodyTarget& target, const FaultInjector::Hit& hit,
+                                  HttpConnection& connection);
+
   Database& db_;
   XapiService& service_;
   Storage& storage_;
   FaultInjector& faults_;
+  TaskRunner& tasks_;
 };
 
 // The host that can serve an SR (first host with an attached PBD), or "" if none. `prefer` wins

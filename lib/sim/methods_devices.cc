@@ -1,6 +1,6 @@
-// VBD / VIF / VDI constructors, destructors and hot-plug (xen-api xapi_vbd.ml,
-// xapi_vbd_helpers.ml, xapi_vif_helpers.ml, xapi_vdi.ml). Constructors take one struct; members
-// are looked up by name like xapi's my_assoc (extra members are ignored).
+// VBD / VIF / VDI constructors, destructors and hot-plug, PBD plug/unplug (xen-api xapi_vbd.ml,
+// xapi_vbd_helpers.ml, xapi_vif_helpers.ml, xapi_vdi.ml, xapi_pbd.ml). Constructors take one
+// struct; members are looked up by name like xapi's my_assoc (extra members are ignored).
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -399,6 +399,65 @@ void RegisterDeviceMethods(MethodTable& t, ServiceEnv& env) {
          }
          return r;
        }});
+  // PBD.plug (xapi_pbd.ml plug): attaching a non-shared SR's PBD while another host's PBD of
+  // it is attached is SR_NOT_SHARABLE [sr, that host]; plugging an attached PBD does nothing.
+  t.Add({"PBD.plug", 1, {}, true, true, [&env](CallContext&, const Array& args) -> Result<Value> {
+           FRUIX_ASSIGN_OR_RETURN(std::string self, ArgString(args, 0));
+           return env.db.Write([&](Database::Txn& txn) -> Result<Value> {
+             FRUIX_ASSIGN_OR_RETURN(const ObjectRow* row, txn.Get("PBD", self));
+             if (BoolField(row->record, "currently_attached")) return Value(std::string());
+             const std::string sr = StrField(row->record, "SR");
+             const ObjectRow* s = txn.Find("SR", sr);
+             if (s != nullptr && !BoolField(s->record, "shared")) {
+               for (const auto& other : StrSetField(s->record, "PBDs")) {
+                 const ObjectRow* o = txn.Find("PBD", other);
+                 if (other == self || o == nullptr) continue;
+                 if (BoolField(o->record, "currently_attached")) {
+                   return Error::Xapi("SR_NOT_SHARABLE", {sr, StrField(o->record, "host")});
+                 }
+               }
+             }
+             FRUIX_RETURN_IF_ERROR(txn.Set("PBD", self, "currently_attached", Value(true)));
+             return Value(std::string());
+           });
+         }});
+  // PBD.unplug (xapi_pbd.ml unplug): refused with VDI_IN_USE [vdi, ...] while VDIs of the SR are
+  // attached on the PBD's host (VBDs of VMs resident there, and imports running there, which
+  // xapi attaches to dom0); unplugging a detached PBD does nothing.
+  t.Add({"PBD.unplug", 1, {}, true, true, [&env](CallContext&, const Array& args) -> Result<Value> {
+           FRUIX_ASSIGN_OR_RETURN(std::string self, ArgString(args, 0));
+           return env.db.Write([&](Database::Txn& txn) -> Result<Value> {
+             FRUIX_ASSIGN_OR_RETURN(const ObjectRow* row, txn.Get("PBD", self));
+             if (!BoolField(row->record, "currently_attached")) return Value(std::string());
+             const std::string sr = StrField(row->record, "SR");
+             const std::string host = StrField(row->record, "host");
+             std::vector<std::string> active;
+             auto in_sr = [&](const std::string& vdi) {
+               const ObjectRow* v = txn.Find("VDI", vdi);
+               return v != nullptr && StrField(v->record, "SR") == sr &&
+                      StrField(v->record, "type") != "metadata" &&
+                      std::find(active.begin(), active.end(), vdi) == active.end();
+             };
+             for (const ObjectRow* m : txn.All("VM")) {
+               if (StrField(m->record, "resident_on") != host) continue;
+               for (const auto& vbd : StrSetField(m->record, "VBDs")) {
+                 const ObjectRow* b = txn.Find("VBD", vbd);
+                 if (b == nullptr || BoolField(b->record, "empty") ||
+                     !BoolField(b->record, "currently_attached")) {
+                   continue;
+                 }
+                 const std::string vdi = StrField(b->record, "VDI");
+                 if (in_sr(vdi)) active.push_back(vdi);
+               }
+             }
+             for (const auto& vdi : env.storage.ImportsOnHost(host)) {
+               if (in_sr(vdi)) active.push_back(vdi);
+             }
+             if (!active.empty()) return Error::Xapi("VDI_IN_USE", active);
+             FRUIX_RETURN_IF_ERROR(txn.Set("PBD", self, "currently_attached", Value(false)));
+             return Value(std::string());
+           });
+         }});
 }
 
 }  // namespace fruix::sim

@@ -47,7 +47,7 @@ Result<void> Simulator::Init() {
   service_ =
       std::make_unique<XapiService>(ServiceEnv{db_, config_, tasks_, vms_, faults_, storage_});
   handlers_ = std::make_unique<Handlers>();
-  handlers_->import = std::make_unique<ImportHandler>(db_, *service_, storage_, faults_);
+  handlers_->import = std::make_unique<ImportHandler>(db_, *service_, storage_, faults_, tasks_);
   handlers_->console = std::make_unique<ConsoleHandler>(db_, *service_, hub_, faults_);
   handlers_->xapi =
       std::make_unique<XapiHttpHandler>(*service_, *handlers_->import, *handlers_->console);

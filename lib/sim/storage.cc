@@ -52,9 +52,9 @@ void Storage::RemoveVdiFile(const std::string& vdi_uuid, const std::string& path
   std::filesystem::remove(path, ec);
 }
 
-bool Storage::BeginImport(const std::string& vdi_ref) {
+bool Storage::BeginImport(const std::string& vdi_ref, const std::string& host_ref) {
   std::lock_guard<std::mutex> lock(mu_);
-  return importing_.insert(vdi_ref).second;
+  return importing_.emplace(vdi_ref, host_ref).second;
 }
 
 void Storage::EndImport(const std::string& vdi_ref) {
@@ -65,6 +65,15 @@ void Storage::EndImport(const std::string& vdi_ref) {
 bool Storage::Importing(const std::string& vdi_ref) const {
   std::lock_guard<std::mutex> lock(mu_);
   return importing_.count(vdi_ref) != 0;
+}
+
+std::vector<std::string> Storage::ImportsOnHost(const std::string& host_ref) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [vdi, host] : importing_) {
+    if (host == host_ref) out.push_back(vdi);
+  }
+  return out;
 }
 
 size_t Storage::imports_in_progress() const {

@@ -1,6 +1,7 @@
 // upload::Importer — puts an image file into an existing VDI through xapi's PUT /import_raw_vdi
 // (xenapi-spec.md §6), safely and only when needed. Owns nothing long-lived: it borrows a
 // xenapi::Session (and the http::HttpClient that uploads), both of which must outlive Import().
+// User documentation: docs/importing.md.
 //
 // One Import():
 //   1. Preflight, before a body byte is sent: the VDI exists (UUID_INVALID names the uuid), is
@@ -9,25 +10,49 @@
 //   2. Plans the body (image::PlanImageStream, digest on) with the zero-fill mode:
 //        previous  also sends zeros for blocks the previous import wrote (recorded on the VDI)
 //                  and this image leaves empty, so nothing of the old image survives;
-//        full      sends every block of the image's disk;
+//        full      sends every block of the VDI: the image's, and zeros for all the others up to
+//                  the VDI's virtual_size, whatever was recorded (the VDI then equals the image
+//                  followed by zeros);
 //        none      sends only the image's data blocks; older content may remain in the others
 //                  (ImportResult::zero_fill says kNone so the caller can report it).
-//   3. Skip: when the VDI records this image's digest and the recorded map equals the blocks this
-//      import would write, nothing is sent and the result is `skipped` (options.force overrides).
-//   4. Removes the recorded keys (kAllocMapKey, kDigestKey) before sending, so a failed import
-//      never leaves a map that lies; writes them again only after the task succeeded.
+//      Formats raw and raw&chunked: raw sends every byte of the disk it covers (Content-Length =
+//      that size), so inside the image zero filling is implied whatever the mode; the mode still
+//      decides how far the disk reaches (previous: over the previous import's blocks; full: the
+//      whole VDI; none: the image only). raw&chunked sends frames for the same blocks as vhd.
+//   3. Skip: when the VDI records this image's digest and the recorded map lists exactly the
+//      image's data blocks (nothing to zero), nothing is sent and the result is `skipped`
+//      (options.force overrides; zero_fill=full never skips: it trusts no record).
+//   4. Before sending, removes the digest (kDigestKey) and widens the map (kAllocMapKey) to every
+//      block that may hold data if the import stops half-way (the previous map's and every block
+//      this import writes), so a failed or cancelled import never leaves a record that lies.
+//      After the task succeeded: the map of the blocks that now may hold data (the image's data
+//      blocks; with zero_fill=none also the previous map's), and the digest unless none left
+//      older blocks behind.
 //   5. Sends to the host that sees the VDI's SR (VDI.SR -> SR.PBDs -> attached PBD's host ->
-//      host.address, same scheme and port as the session URL), following one 302 Location.
-//      The body has an exact Content-Length (never chunked). http:// goes over a socket of our
-//      own with file ranges by sendfile (http/plain_http_put.h); https:// through the
-//      HttpClient, which pulls the body in 2 MiB reads (vhd::PlanReader). The task (task.create,
-//      passed as task_id) is the only verdict: HTTP 200 is not success. The task is always
-//      destroyed.
-//   6. Transient failures (connection cut/reset, TOO_MANY_PENDING_TASKS, VDI_IN_USE, and the task's
-//      VDI_IO_ERROR, which is how xapi reports a broken body stream) are retried
-//      up to options.retries times with exponential backoff; others fail at once (a task failure
-//      as Error::Xapi with the task's error_info).
-//   7. options.cancel stops the sending, cancels the task, and Import() returns kCancelled.
+//      host.address, same scheme and port as the session URL), following one 302 Location (the
+//      result's host_address is then the Location's host). The body has an exact Content-Length
+//      (never chunked). http:// goes over a socket of our own with file ranges by sendfile
+//      (http/plain_http_put.h), and the body is sent only after xapi's response head said 200
+//      (xapi answers before it reads the body; a 302 or an error is then read, not written
+//      into); https:// through the HttpClient, which pulls the body in 2 MiB reads
+//      (vhd::PlanReader) and sends it without waiting for xapi's answer, so each https retry is
+//      preceded by a body-less probe PUT (format=raw, Content-Length 0, no task_id: xapi imports
+//      nothing) whose 302 moves the import to the Location's host. The task (task.create, passed
+//      as task_id) is the only verdict: HTTP 200 is not success. The task is always destroyed.
+//   6. Transient failures are retried up to options.retries times with exponential backoff
+//      (options.progress is told why, before each wait):
+//        - the task's (or task.create's) TOO_MANY_PENDING_TASKS or VDI_IN_USE, whatever happened
+//          on the wire (xapi is busy, or the VDI is still attached by an earlier import);
+//        - a broken body stream seen on our side (connection refused, reset or closed early, a
+//          failed or short write, a stalled socket): the task's verdict is awaited for at most
+//          options.task_wait_after_break; a task that is still pending then (xapi stuck) is
+//          cancelled and the attempt counts as transient; a VDI_IO_ERROR verdict after a broken
+//          stream is the break's echo and is retried; a success verdict is a success.
+//      Everything else fails at once: a task failure as Error::Xapi with the task's error_info
+//      (in particular VDI_IO_ERROR after a complete body: a device error), an HTTP status other
+//      than 200 and 302 as kTransport.
+//   7. options.cancel stops the sending, cancels the task (waiting at most
+//      options.task_wait_after_break for xapi to settle it), and Import() returns kCancelled.
 //
 // Threads: Import() may run on any thread; one Importer may run several imports at once (of
 // different VDIs). Progress callbacks run on the importing thread.
@@ -55,6 +80,9 @@ struct ImportProgress {
   uint64_t bytes_total = 0;  // the body's Content-Length
   double task_progress = 0;  // xapi's task progress when known (0..1), else 0
   int attempt = 1;           // 1 + retries so far
+  // Set in the one call made before each retry's backoff (bytes_sent 0, `attempt` = the attempt
+  // about to start): why the previous attempt failed. Empty otherwise.
+  std::string retrying_because;
 };
 
 struct ImportOptions {
@@ -64,7 +92,10 @@ struct ImportOptions {
   int retries = 3;     // extra attempts after a transient failure
   std::chrono::milliseconds retry_backoff{std::chrono::milliseconds(200)};  // doubles per retry
   std::chrono::milliseconds timeout{std::chrono::hours(4)};  // whole import, all attempts
-  std::function<void(const ImportProgress&)> progress;       // may be empty
+  // After the body stream broke, or after a cancel, how long xapi's task may stay pending before
+  // it is cancelled (and, for a broken stream, the attempt retried).
+  std::chrono::milliseconds task_wait_after_break{std::chrono::seconds(30)};
+  std::function<void(const ImportProgress&)> progress;  // may be empty
   std::stop_token cancel;
 };
 
@@ -89,8 +120,10 @@ class Importer {
 
   // See the top comment. Errors: kNotFound/Xapi UUID_INVALID (no such VDI), kFailedPrecondition
   // (read-only, attached to a running VM), kInvalidArgument (image too large or unusable),
-  // kCancelled, kTimeout, Error::Xapi from the task, kUnavailable when retries are exhausted on
-  // connection failures.
+  // kCancelled, kTimeout (options.timeout), Error::Xapi from the task (after the last attempt
+  // for TOO_MANY_PENDING_TASKS, VDI_IN_USE and a VDI_IO_ERROR after a broken stream),
+  // kUnavailable when retries are exhausted on broken streams (including tasks left pending),
+  // kTransport for an unexpected HTTP status.
   Result<ImportResult> Import(std::string_view vdi_uuid, const std::string& image_path,
                               const ImportOptions& options) const;
 

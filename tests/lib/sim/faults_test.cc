@@ -43,5 +43,29 @@ TEST(FaultsTest, RejectsBadRules) {
   EXPECT_EQ(cut->action, FaultRule::Action::kCutImport);
 }
 
+// Given the import rules task_pending_ms, device_error and corrupt_block on one import, Then one
+// call reports all of them, they round-trip through JSON, and bad values are refused.
+TEST(FaultsTest, ImportRulesCombine) {
+  FaultInjector f;
+  for (const char* json : {R"({"method":"import_raw_vdi","task_pending_ms":300})",
+                           R"({"method":"import_raw_vdi","cut_after_bytes":10})",
+                           R"({"method":"import_raw_vdi","device_error":true})",
+                           R"({"method":"import_raw_vdi","corrupt_block":3})"}) {
+    auto rule = ParseFaultRule(json);
+    ASSERT_TRUE(rule.ok()) << json << ": " << rule.error().ToString();
+    auto again = ParseFaultRule(FaultRuleToJson(*rule));
+    ASSERT_TRUE(again.ok()) << FaultRuleToJson(*rule);
+    EXPECT_EQ(again->action, rule->action);
+    f.Add(*rule);
+  }
+  auto hit = f.OnCall("import_raw_vdi");
+  EXPECT_EQ(hit.task_pending_ms, 300);
+  EXPECT_EQ(hit.cut_after_bytes, std::optional<uint64_t>(10));
+  EXPECT_TRUE(hit.device_error);
+  EXPECT_EQ(hit.corrupt_block, std::optional<uint64_t>(3));
+  EXPECT_FALSE(f.OnCall("import_raw_vdi").device_error);  // nth 1 only
+  EXPECT_FALSE(ParseFaultRule(R"({"method":"import_raw_vdi","task_pending_ms":-1})").ok());
+}
+
 }  // namespace
 }  // namespace fruix::sim

@@ -2,7 +2,9 @@
 #include "lib/sim/import_handler.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -187,7 +189,8 @@ TEST_F(ImportTest, CutFaultFailsTask) {
 }
 
 // Given an import holding a VDI, When a second import targets it, Then the second task fails
-// VDI_IN_USE; the first completes normally.
+// VDI_IN_USE [] (SM's VDIInUse, raised by the dom0 attach after the 200 head) and its connection
+// is reset with the body unread; the first completes normally.
 TEST_F(ImportTest, ConcurrentImportIsVdiInUse) {
   std::string t1 = NewTask(), t2 = NewTask();
   auto c1 = RawConnection::Connect("127.0.0.1", sim_->http_port());
@@ -202,9 +205,10 @@ TEST_F(ImportTest, ConcurrentImportIsVdiInUse) {
           .ok());
   ASSERT_TRUE(c2->ReadHead().ok());
   Struct second = Task(t2);
-  EXPECT_EQ(
-      StrSetField(second, "error_info"),
-      (std::vector<std::string>{"VDI_IN_USE", sim_->RefOf("VDI", SimHarness::kVdi), "import"}));
+  EXPECT_EQ(StrSetField(second, "error_info"), (std::vector<std::string>{"VDI_IN_USE"}));
+  char byte = 0;
+  EXPECT_EQ(::recv(c2->fd(), &byte, 1, 0), -1);  // reset, not an orderly close
+  EXPECT_EQ(errno, ECONNRESET);
   ASSERT_TRUE(c1->Send("0123456789").ok());
   EXPECT_EQ(StrField(Task(t1), "status"), "success");
 }
@@ -239,6 +243,133 @@ TEST_F(ImportTest, VhdImportMatchesRawSource) {
   EXPECT_EQ(StrField(t, "status"), "success")
       << ::testing::PrintToString(StrSetField(t, "error_info"));
   EXPECT_EQ(ReadFile(BackingFile("shared", SimHarness::kVdi), raw.size()), raw);
+}
+
+// Given an "error" fault on the import (xapi's dom0 attach raising), When an import starts, Then
+// the 200 head comes first, the task fails with exactly that error, the connection is reset with
+// the body unread, and the VDI is untouched.
+TEST_F(ImportTest, ErrorFaultFailsTaskAfterHeadWithoutReadingBody) {
+  ASSERT_TRUE(sim_->AdminPost("/faults",
+                              R"({"method":"import_raw_vdi","error":["TOO_MANY_PENDING_TASKS"]})")
+                  .ok());
+  std::string task = NewTask();
+  auto c = RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c->Send(Put("session_id=" + session_ + "&task_id=" + task + "&vdi=" + SimHarness::kVdi, 4096))
+          .ok());
+  auto head = c->ReadHead();
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(StrSetField(Task(task), "error_info"),
+            (std::vector<std::string>{"TOO_MANY_PENDING_TASKS"}));
+  char byte = 0;
+  EXPECT_EQ(::recv(c->fd(), &byte, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  EXPECT_EQ(ReadFile(BackingFile("shared", SimHarness::kVdi), 4096), std::string(4096, '\0'));
+}
+
+// Given a task_pending_ms fault, When a whole body is sent, Then the task stays pending (also
+// after task.cancel, which xapi's import ignores) until the delay has passed, then succeeds.
+TEST_F(ImportTest, TaskPendingFaultDelaysVerdict) {
+  ASSERT_TRUE(
+      sim_->AdminPost("/faults", R"({"method":"import_raw_vdi","task_pending_ms":400})").ok());
+  std::string task = NewTask();
+  std::string body = Pattern(8192, 'p');
+  auto c = RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c->Send(Put("session_id=" + session_ + "&task_id=" + task + "&vdi=" + SimHarness::kVdi,
+                  body.size()) +
+              body)
+          .ok());
+  ASSERT_TRUE(c->ReadHead().ok());
+  ASSERT_TRUE(sim_->CallOk("task.cancel", {Value(session_), Value(task)}).ok());
+  auto early = sim_->WaitForTask(session_, task, std::chrono::milliseconds(150));
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code(), ErrorCode::kTimeout);
+  EXPECT_EQ(StrField(Task(task), "status"), "success");
+  EXPECT_EQ(ReadFile(BackingFile("shared", SimHarness::kVdi), body.size()), body);
+}
+
+// Given a device_error fault, When a whole body is sent, Then the server reads all of it, closes
+// in order after its 200 head, and the task fails VDI_IO_ERROR ["Device I/O errors"].
+TEST_F(ImportTest, DeviceErrorFaultFailsAfterCompleteBody) {
+  ASSERT_TRUE(
+      sim_->AdminPost("/faults", R"({"method":"import_raw_vdi","device_error":true})").ok());
+  std::string task = NewTask();
+  std::string body = Pattern(3 * 1024 * 1024, 'd');
+  auto c = RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c->Send(Put("session_id=" + session_ + "&task_id=" + task + "&vdi=" + SimHarness::kVdi,
+                  body.size()))
+          .ok());
+  ASSERT_TRUE(c->ReadHead().ok());
+  ASSERT_TRUE(c->Send(body).ok());
+  char byte = 0;
+  EXPECT_EQ(::recv(c->fd(), &byte, 1, 0), 0);  // orderly close
+  EXPECT_EQ(StrSetField(Task(task), "error_info"),
+            (std::vector<std::string>{"VDI_IO_ERROR", "Device I/O errors"}));
+}
+
+// Given a corrupt_block fault for block 1, When a 3 MiB raw body is imported, Then the task
+// succeeds and the VDI holds the body except the first byte of block 1, inverted.
+TEST_F(ImportTest, CorruptBlockFaultFlipsOneByte) {
+  ASSERT_TRUE(sim_->AdminPost("/faults", R"({"method":"import_raw_vdi","corrupt_block":1})").ok());
+  std::string task = NewTask();
+  std::string body = Pattern(3 * 1024 * 1024, 'k');
+  auto c = RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c->Send(Put("session_id=" + session_ + "&task_id=" + task + "&vdi=" + SimHarness::kVdi,
+                  body.size()) +
+              body)
+          .ok());
+  ASSERT_TRUE(c->ReadHead().ok());
+  EXPECT_EQ(StrField(Task(task), "status"), "success");
+  std::string expected = body;
+  expected[2 * 1024 * 1024] = static_cast<char>(~expected[2 * 1024 * 1024]);
+  EXPECT_EQ(ReadFile(BackingFile("shared", SimHarness::kVdi), body.size()), expected);
+}
+
+// Given the master's PBD of the shared SR unplugged (PBD.unplug), When an import goes to the
+// master, Then 302 to the member, which still sees the SR; while an import runs through the
+// member, unplugging the member's PBD is VDI_IN_USE [vdi].
+TEST_F(ImportTest, UnpluggedPbdRedirectsAndRunningImportBlocksUnplug) {
+  std::string master = sim_->RefOf("host", SimHarness::kMaster);
+  std::string master_pbd, member_pbd;
+  auto pbds = sim_->CallOk("SR.get_PBDs",
+                           {Value(session_), Value(sim_->RefOf("SR", SimHarness::kSharedSr))});
+  ASSERT_TRUE(pbds.ok());
+  for (const Value& pbd : pbds->array()) {
+    auto host = sim_->CallOk("PBD.get_host", {Value(session_), pbd});
+    ASSERT_TRUE(host.ok());
+    (host->string() == master ? master_pbd : member_pbd) = pbd.string();
+  }
+  ASSERT_TRUE(sim_->CallOk("PBD.unplug", {Value(session_), Value(master_pbd)}).ok());
+  EXPECT_EQ(*sim_->CallOk("PBD.get_currently_attached", {Value(session_), Value(master_pbd)}),
+            Value(false));
+  std::string query = "session_id=" + session_ + "&vdi=" + SimHarness::kSpareVdi;
+  auto r = testing::RawExchange("127.0.0.1", sim_->http_port(), Put(query, 0));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(r->Header("Location"),
+            "http://127.0.0.2:" + std::to_string(sim_->http_port()) + "/import_raw_vdi?" + query);
+
+  auto c = RawConnection::Connect("127.0.0.2", sim_->http_port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->Send(Put(query, 10)).ok());
+  ASSERT_TRUE(c->ReadHead().ok());  // the member's import now holds the VDI
+  auto refused = sim_->CallOk("PBD.unplug", {Value(session_), Value(member_pbd)});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().xapi_description(),
+            (std::vector<std::string>{"VDI_IN_USE", sim_->RefOf("VDI", SimHarness::kSpareVdi)}));
+  ASSERT_TRUE(c->Send("0123456789").ok());
+  ASSERT_TRUE(c->ReadToEnd().ok());
+  ASSERT_TRUE(sim_->CallOk("PBD.plug", {Value(session_), Value(master_pbd)}).ok());
+  EXPECT_EQ(*sim_->CallOk("PBD.get_currently_attached", {Value(session_), Value(master_pbd)}),
+            Value(true));
 }
 
 }  // namespace

@@ -164,5 +164,32 @@ TEST_F(DevicesTest, PlugAndUnplug) {
   ASSERT_TRUE(Call("VBD.plug", {Value(vbd)}).ok());
 }
 
+// Given the PV guest running on the master with its disk on the shared SR, When the master's
+// PBD of that SR is unplugged, Then VDI_IN_USE names the disk; after the guest halts the unplug
+// succeeds (twice: the second does nothing), and PBD.plug attaches the PBD again.
+TEST_F(DevicesTest, PbdUnplugRefusedWhileDisksAttachedOnItsHost) {
+  std::string vm = sim_->RefOf("VM", SimHarness::kPvVm);
+  std::string master = sim_->RefOf("host", SimHarness::kMaster);
+  std::string pbd;
+  auto pbds = Call("SR.get_PBDs", {Value(sim_->RefOf("SR", SimHarness::kSharedSr))});
+  ASSERT_TRUE(pbds.ok()) << pbds.error().ToString();
+  for (const Value& p : pbds->array()) {
+    auto host = Call("PBD.get_host", {p});
+    ASSERT_TRUE(host.ok()) << host.error().ToString();
+    if (host->string() == master) pbd = p.string();
+  }
+  ASSERT_FALSE(pbd.empty());
+  ASSERT_TRUE(Call("VM.start", {Value(vm), Value(false), Value(false)}).ok());
+  ASSERT_EQ(Call("VM.get_resident_on", {Value(vm)})->string(), master);
+  EXPECT_EQ(Err("PBD.unplug", {Value(pbd)}),
+            (std::vector<std::string>{"VDI_IN_USE", sim_->RefOf("VDI", SimHarness::kVdi)}));
+  ASSERT_TRUE(Call("VM.hard_shutdown", {Value(vm)}).ok());
+  ASSERT_TRUE(Call("PBD.unplug", {Value(pbd)}).ok());
+  ASSERT_TRUE(Call("PBD.unplug", {Value(pbd)}).ok());
+  EXPECT_EQ(*Call("PBD.get_currently_attached", {Value(pbd)}), Value(false));
+  ASSERT_TRUE(Call("PBD.plug", {Value(pbd)}).ok());
+  EXPECT_EQ(*Call("PBD.get_currently_attached", {Value(pbd)}), Value(true));
+}
+
 }  // namespace
 }  // namespace fruix::sim

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -23,6 +22,7 @@
 #include "lib/xenapi/records.h"
 #include "lib/xenapi/session.h"
 #include "tests/support/sim_harness.h"
+#include "tests/support/sim_raw_http.h"
 
 namespace fruix::upload {
 namespace {
@@ -33,8 +33,11 @@ using testing::SimHarness;
 constexpr uint64_t kMiB = 1024 * 1024;
 
 std::vector<uint8_t> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<uint8_t> bytes(in ? static_cast<size_t>(in.tellg()) : 0);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
 }
 
 // A sparse raw image of `size` bytes with random bytes (seeded by `seed`) in [offset, offset+len)
@@ -107,6 +110,25 @@ class ImporterTest : public ::testing::TestWithParam<bool /*https*/> {
     auto body = sim_->AdminGet("/counters");
     EXPECT_TRUE(body.ok());
     return body.ok() ? nlohmann::json::parse(*body).value(name, int64_t{-1}) : -1;
+  }
+  // Adds a fault rule through the admin endpoint.
+  void Fault(const std::string& json) {
+    auto r = sim_->AdminPost("/faults", json);
+    ASSERT_TRUE(r.ok()) << json << ": " << r.error().ToString();
+  }
+  // The master's PBD of the shared SR.
+  std::string MasterSharedPbd(const std::string& session) {
+    auto pbds = sim_->CallOk(
+        "SR.get_PBDs",
+        {xenapi::Value(session), xenapi::Value(sim_->RefOf("SR", SimHarness::kSharedSr))});
+    EXPECT_TRUE(pbds.ok());
+    const std::string master = sim_->RefOf("host", SimHarness::kMaster);
+    for (const xenapi::Value& pbd : pbds.ok() ? pbds->array() : xenapi::Array{}) {
+      auto host = sim_->CallOk("PBD.get_host", {xenapi::Value(session), pbd});
+      if (host.ok() && host->string() == master) return pbd.string();
+    }
+    ADD_FAILURE() << "no master PBD";
+    return "";
   }
   ImportOptions Fast() {
     ImportOptions o;
@@ -258,8 +280,9 @@ TEST_P(ImporterTest, VdiAttachedToRunningVmRefused) {
   EXPECT_EQ(Counter("tasks"), tasks_before);
 }
 
-// Given a fault cutting the first import after 1 MiB, When imported, Then the import is retried
-// and succeeds with the VDI equal to the image.
+// Given a fault cutting the first import after 1 MiB (a reset our side sees), When imported, Then
+// the task's VDI_IO_ERROR is taken as the break's echo: the import is retried and succeeds with
+// the VDI equal to the image.
 TEST_P(ImporterTest, CutConnectionRetriedThenSucceeds) {
   const std::string img = dir_ + "/a.raw";
   MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 6);
@@ -274,7 +297,7 @@ TEST_P(ImporterTest, CutConnectionRetriedThenSucceeds) {
 }
 
 // Given every import cut, When imported with 2 retries, Then it fails with the task's
-// VDI_IO_ERROR after 3 attempts, leaves no task and no recorded map.
+// VDI_IO_ERROR after 3 attempts, leaves no task and no recorded digest.
 TEST_P(ImporterTest, RetriesExhaustedFailWithVdiIoError) {
   const std::string img = dir_ + "/a.raw";
   MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 7);
@@ -290,11 +313,11 @@ TEST_P(ImporterTest, RetriesExhaustedFailWithVdiIoError) {
   EXPECT_TRUE(r.error().IsXapi("VDI_IO_ERROR")) << r.error().ToString();
   EXPECT_EQ(max_attempt, 3);
   EXPECT_EQ(Counter("tasks"), 0);
-  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kAllocMapKey)), 0u);
+  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kDigestKey)), 0u);
 }
 
 // Given an import whose progress callback requests a stop after the first bytes, When imported,
-// Then the result is kCancelled, the task is gone and nothing is recorded.
+// Then the result is kCancelled, the task is gone and no digest is recorded.
 TEST_P(ImporterTest, CancelMidUploadReportsCancelled) {
   const std::string img = dir_ + "/a.raw";
   MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 8);
@@ -308,7 +331,7 @@ TEST_P(ImporterTest, CancelMidUploadReportsCancelled) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), ErrorCode::kCancelled) << r.error().ToString();
   EXPECT_EQ(Counter("tasks"), 0);
-  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kAllocMapKey)), 0u);
+  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kDigestKey)), 0u);
 }
 
 // Given a VDI on the member's local SR, When imported through the master's session, Then the
@@ -320,6 +343,297 @@ TEST_P(ImporterTest, LocalSrVdiGoesToItsHost) {
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->host_address, "127.0.0.2");
   EXPECT_EQ(VdiBytes(SimHarness::kLocalVdi, 2 * kMiB, "local2"), Padded(img, 2 * kMiB));
+}
+
+// Given the import's task failing TOO_MANY_PENDING_TASKS, then VDI_IN_USE (xapi's dom0 attach
+// raising them after the 200 head), When imported, Then each is retried after a backoff that is
+// announced with its reason, and the third attempt succeeds with the VDI equal to the image.
+TEST_P(ImporterTest, BusyTaskErrorsRetriedThenSucceed) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 11);
+  Fault(R"({"method":"import_raw_vdi","nth":1,"error":["TOO_MANY_PENDING_TASKS"]})");
+  // Over https each retry is preceded by a body-less probe import (it counts as an import).
+  Fault(R"({"method":"import_raw_vdi","nth":)" + std::string(GetParam() ? "3" : "2") +
+        R"(,"error":["VDI_IN_USE"]})");
+  std::vector<std::string> reasons;
+  ImportOptions o = Fast();
+  o.progress = [&](const ImportProgress& p) {
+    if (!p.retrying_because.empty()) reasons.push_back(p.retrying_because);
+  };
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->attempts, 3);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("TOO_MANY_PENDING_TASKS"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("VDI_IN_USE"), std::string::npos) << reasons[1];
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(img, 4 * kMiB));
+  EXPECT_EQ(Counter("tasks"), 0);
+}
+
+// Given the import's task failing TOO_MANY_PENDING_TASKS every time, When imported with 2
+// retries, Then after 3 attempts the result is that xapi error with its parameters (none), no
+// task is left and nothing is recorded.
+TEST_P(ImporterTest, BusyTaskErrorsExhaustedReturnTheXapiError) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 12);
+  Fault(R"({"method":"import_raw_vdi","repeat":true,"error":["TOO_MANY_PENDING_TASKS"]})");
+  ImportOptions o = Fast();
+  o.retries = 2;
+  int max_attempt = 0;
+  o.progress = [&](const ImportProgress& p) { max_attempt = std::max(max_attempt, p.attempt); };
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().xapi_description(), (std::vector<std::string>{"TOO_MANY_PENDING_TASKS"}))
+      << r.error().ToString();
+  EXPECT_EQ(max_attempt, 3);
+  EXPECT_EQ(Counter("tasks"), 0);
+  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kDigestKey)), 0u);
+}
+
+// Given another client's import holding the VDI (its body not yet sent), When imported, Then the
+// task fails VDI_IN_USE [] (SM's VDIInUse) and the import is retried; once the other import
+// finished (sent from the retry notice), the retry succeeds. With the VDI held throughout, the
+// retries run out and the result is VDI_IN_USE with xapi's (empty) parameters.
+TEST_P(ImporterTest, VdiInUseByAnotherImportRetriedUntilFree) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 13);
+  auto session = sim_->Login();
+  ASSERT_TRUE(session.ok());
+  const std::string put = "PUT /import_raw_vdi?session_id=" + *session +
+                          "&vdi=" + SimHarness::kSpareVdi +
+                          "&format=raw HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n";
+  auto other = testing::RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->Send(put).ok());
+  ASSERT_TRUE(other->ReadHead().ok());  // the other import now holds the VDI
+
+  ImportOptions o = Fast();
+  o.progress = [&](const ImportProgress& p) {
+    if (p.retrying_because.empty() || !other->Send("0123456789").ok()) return;
+    EXPECT_TRUE(other->ReadToEnd().ok());  // the other import is over
+  };
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(img, 4 * kMiB));
+
+  auto held = testing::RawConnection::Connect("127.0.0.1", sim_->http_port());
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE(held->Send(put).ok());
+  ASSERT_TRUE(held->ReadHead().ok());
+  ImportOptions forced = Fast();
+  forced.force = true;
+  forced.retries = 1;
+  auto busy = importer_->Import(SimHarness::kSpareVdi, img, forced);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.error().xapi_description(), (std::vector<std::string>{"VDI_IN_USE"}))
+      << busy.error().ToString();
+}
+
+// Given a sparse raw image of 3 MiB + 1000 bytes with data only in its first block, When
+// imported as raw&chunked and then as raw into the fresh spare VDI, Then each time the VDI holds
+// the image (padded with zeros) byte for byte; chunked sends one frame (the data block), raw every
+// byte of the image.
+TEST_P(ImporterTest, RawAndChunkedRoundTripAreByteIdentical) {
+  const std::string img = dir_ + "/a.raw";
+  const uint64_t size = 3 * kMiB + 1000;
+  MakeRaw(img, size, {{0, 4096}, {100000, 1000}}, 14);
+  for (image::StreamFormat format : {image::StreamFormat::kRawChunked, image::StreamFormat::kRaw}) {
+    SCOPED_TRACE(std::string(image::StreamFormatName(format)));
+    ImportOptions o = Fast();
+    o.format = format;
+    o.force = true;
+    auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_EQ(r->data_blocks, 1u);
+    const uint64_t frame_header = 12;
+    EXPECT_EQ(r->bytes_sent, format == image::StreamFormat::kRaw
+                                 ? size
+                                 : 2 * kMiB + 2 * frame_header);  // one frame + terminator
+    EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(img, 4 * kMiB));
+  }
+}
+
+// Given image A (4 MiB of data) imported, When the 2 MiB image B (4 KiB of data) is imported as
+// raw: with zero_fill=previous the disk reaches over A's second block, so the VDI equals B padded
+// with zeros; with none only B's 2 MiB are sent (zeros inside B all the same) and A's second
+// block remains. Without a record on the VDI (written by another tool), previous cannot know
+// about A's second block, while full sends the whole VDI and clears it (also as vhd).
+TEST_P(ImporterTest, RawZeroFillPreviousNoneFull) {
+  const std::string a = dir_ + "/a.raw", b = dir_ + "/b.raw";
+  MakeRaw(a, 4 * kMiB, {{0, 4 * kMiB}}, 15);
+  MakeRaw(b, 2 * kMiB, {{0, 4096}}, 16);
+  const auto a_bytes = Padded(a, 4 * kMiB);
+  const auto b_bytes = Padded(b, 4 * kMiB);
+  auto keeps_a_tail = [&](const std::vector<uint8_t>& vdi) {
+    return std::equal(vdi.begin() + 2 * kMiB, vdi.end(), a_bytes.begin() + 2 * kMiB);
+  };
+  ImportOptions raw = Fast();
+  raw.format = image::StreamFormat::kRaw;
+
+  ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, a, Fast()).ok());
+  auto previous = importer_->Import(SimHarness::kSpareVdi, b, raw);
+  ASSERT_TRUE(previous.ok()) << previous.error().ToString();
+  EXPECT_EQ(previous->bytes_sent, 4 * kMiB);
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), b_bytes);
+
+  ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, a, Fast()).ok());
+  ImportOptions none = raw;
+  none.zero_fill = image::ZeroFill::kNone;
+  auto rn = importer_->Import(SimHarness::kSpareVdi, b, none);
+  ASSERT_TRUE(rn.ok()) << rn.error().ToString();
+  EXPECT_EQ(rn->bytes_sent, 2 * kMiB);
+  auto after_none = VdiBytes(SimHarness::kSpareVdi, 4 * kMiB);
+  EXPECT_TRUE(std::equal(after_none.begin(), after_none.begin() + 2 * kMiB, b_bytes.begin()));
+  EXPECT_TRUE(keeps_a_tail(after_none));
+
+  for (image::StreamFormat format : {image::StreamFormat::kRaw, image::StreamFormat::kVhd}) {
+    SCOPED_TRACE(std::string(image::StreamFormatName(format)));
+    ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, a, Fast()).ok());
+    xenapi::Api api(*session_);
+    auto ref = api.GetByUuid<xenapi::VdiRecord>(SimHarness::kSpareVdi);
+    ASSERT_TRUE(ref.ok());
+    ASSERT_TRUE(api.RemoveFromOtherConfig<xenapi::VdiRecord>(*ref, kAllocMapKey).ok());
+    ImportOptions unknown = raw;
+    unknown.format = format;
+    ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, b, unknown).ok());
+    EXPECT_TRUE(keeps_a_tail(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB)));
+    ImportOptions full = unknown;
+    full.zero_fill = image::ZeroFill::kFull;
+    auto rf = importer_->Import(SimHarness::kSpareVdi, b, full);
+    ASSERT_TRUE(rf.ok()) << rf.error().ToString();
+    EXPECT_FALSE(rf->skipped);
+    EXPECT_EQ(rf->data_blocks + rf->zero_blocks, 2u);
+    EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), b_bytes);
+  }
+}
+
+// Given the first attempt failing TOO_MANY_PENDING_TASKS and the master's PBD of the shared SR
+// unplugged during the backoff, When the second attempt goes to the master, Then xapi's 302 is
+// followed once to the member (http: the PUT's own 302, read before any body byte; https: the
+// body-less probe's 302), the import succeeds there, and host_address says so.
+TEST_P(ImporterTest, RedirectFollowedToTheHostThatSeesTheSr) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 3 * kMiB}}, 17);
+  auto session = sim_->Login();
+  ASSERT_TRUE(session.ok());
+  const std::string pbd = MasterSharedPbd(*session);
+  Fault(R"({"method":"import_raw_vdi","nth":1,"error":["TOO_MANY_PENDING_TASKS"]})");
+  ImportOptions o = Fast();
+  o.progress = [&](const ImportProgress& p) {
+    if (p.retrying_because.empty()) return;
+    EXPECT_TRUE(sim_->CallOk("PBD.unplug", {xenapi::Value(*session), xenapi::Value(pbd)}).ok());
+  };
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(r->host_address, "127.0.0.2");
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(img, 4 * kMiB));
+  EXPECT_EQ(Counter("tasks"), 0);
+}
+
+// Given the first import cut after 1 MiB and its task then kept pending for 20 s (xapi stuck),
+// When imported with task_wait_after_break = 300 ms, Then the Importer gives up on that task
+// after the bound, cancels it, retries at once and succeeds long before the stuck task ends.
+TEST_P(ImporterTest, StuckTaskAfterBreakIsCancelledAndRetried) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 18);
+  Fault(R"({"method":"import_raw_vdi","nth":1,"cut_after_bytes":1048576})");
+  Fault(R"({"method":"import_raw_vdi","nth":1,"task_pending_ms":20000})");
+  std::vector<std::string> reasons;
+  ImportOptions o = Fast();
+  o.task_wait_after_break = 300ms;
+  o.progress = [&](const ImportProgress& p) {
+    if (!p.retrying_because.empty()) reasons.push_back(p.retrying_because);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  EXPECT_EQ(r->attempts, 2);
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_NE(reasons[0].find("still pending"), std::string::npos) << reasons[0];
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(img, 4 * kMiB));
+}
+
+// Given every import cut and left pending, When imported with 1 retry, Then after 2 bounded
+// waits the result is kUnavailable saying the task stayed pending, and nothing is recorded.
+TEST_P(ImporterTest, StuckTasksExhaustRetriesWithUnavailable) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 19);
+  Fault(R"({"method":"import_raw_vdi","repeat":true,"cut_after_bytes":1048576})");
+  Fault(R"({"method":"import_raw_vdi","repeat":true,"task_pending_ms":20000})");
+  ImportOptions o = Fast();
+  o.task_wait_after_break = 300ms;
+  o.retries = 1;
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable) << r.error().ToString();
+  EXPECT_NE(r.error().message().find("still pending"), std::string::npos);
+  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kDigestKey)), 0u);
+}
+
+// Given a device error after the whole body was read (the task fails VDI_IO_ERROR after an
+// orderly close), When imported with retries left, Then it fails at once with the task's
+// error_info: no second attempt, no task left, nothing recorded.
+TEST_P(ImporterTest, VdiIoErrorAfterCompleteBodyFailsAtOnce) {
+  const std::string img = dir_ + "/a.raw";
+  MakeRaw(img, 4 * kMiB, {{0, 4 * kMiB}}, 20);
+  Fault(R"({"method":"import_raw_vdi","repeat":true,"device_error":true})");
+  int max_attempt = 0;
+  ImportOptions o = Fast();
+  o.progress = [&](const ImportProgress& p) { max_attempt = std::max(max_attempt, p.attempt); };
+  auto r = importer_->Import(SimHarness::kSpareVdi, img, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().xapi_description(),
+            (std::vector<std::string>{"VDI_IO_ERROR", "Device I/O errors"}))
+      << r.error().ToString();
+  EXPECT_EQ(max_attempt, 1);
+  EXPECT_EQ(Counter("tasks"), 0);
+  EXPECT_EQ(Vdi(SimHarness::kSpareVdi).other_config.count(std::string(kDigestKey)), 0u);
+}
+
+// Given image A imported with zero_fill=full (every block of the VDI sent), When A is imported
+// again with full, Then it is sent again (full never skips); When the smaller image B then follows
+// with previous, Then only B's data block and A's other data block are sent (blocks full filled
+// with zeros need no zeroing), and the VDI equals B.
+TEST_P(ImporterTest, FullRecordsOnlyDataBlocks) {
+  const std::string a = dir_ + "/a.raw", b = dir_ + "/b.raw";
+  MakeRaw(a, 4 * kMiB, {{0, 4096}, {2 * kMiB, 4096}}, 21);
+  MakeRaw(b, 2 * kMiB, {{0, 4096}}, 22);
+  ImportOptions full = Fast();
+  full.zero_fill = image::ZeroFill::kFull;
+  ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, a, full).ok());
+  auto again = importer_->Import(SimHarness::kSpareVdi, a, full);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_FALSE(again->skipped);
+  auto rb = importer_->Import(SimHarness::kSpareVdi, b, Fast());
+  ASSERT_TRUE(rb.ok()) << rb.error().ToString();
+  EXPECT_EQ(rb->data_blocks, 1u);
+  EXPECT_EQ(rb->zero_blocks, 1u);
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(b, 4 * kMiB));
+  auto skipped = importer_->Import(SimHarness::kSpareVdi, b, Fast());
+  ASSERT_TRUE(skipped.ok()) << skipped.error().ToString();
+  EXPECT_TRUE(skipped->skipped);
+}
+
+// Given image A (two data blocks) imported, When an import of the sparser image B fails after its
+// whole body (device error), Then the VDI records no digest and a map still covering A's blocks,
+// so the next import of B with zero_fill=previous zeroes A's second block and the VDI equals B.
+TEST_P(ImporterTest, FailedImportLeavesAMapThatStillCoversThePreviousImage) {
+  const std::string a = dir_ + "/a.raw", b = dir_ + "/b.raw";
+  MakeRaw(a, 4 * kMiB, {{0, 4 * kMiB}}, 23);
+  MakeRaw(b, 4 * kMiB, {{10, 1000}}, 24);
+  ASSERT_TRUE(importer_->Import(SimHarness::kSpareVdi, a, Fast()).ok());
+  Fault(R"({"method":"import_raw_vdi","nth":1,"device_error":true})");
+  ASSERT_FALSE(importer_->Import(SimHarness::kSpareVdi, b, Fast()).ok());
+  auto vdi = Vdi(SimHarness::kSpareVdi);
+  EXPECT_EQ(vdi.other_config.count(std::string(kDigestKey)), 0u);
+  EXPECT_EQ(vdi.other_config[std::string(kAllocMapKey)], "am1;n=2;r=0-1");
+  auto r = importer_->Import(SimHarness::kSpareVdi, b, Fast());
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->zero_blocks, 1u);
+  EXPECT_EQ(VdiBytes(SimHarness::kSpareVdi, 4 * kMiB), Padded(b, 4 * kMiB));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ImporterTest, ::testing::Values(false, true),
