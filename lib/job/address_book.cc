@@ -1,9 +1,9 @@
 #include "lib/job/address_book.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <set>
+
+#include "lib/console/patterns.h"
 
 namespace fruix::job {
 
@@ -108,7 +108,8 @@ std::vector<std::string> GuestMetricsAddresses(const std::map<std::string, std::
                                                std::string_view device) {
   std::vector<std::string> out;
   auto add = [&](const std::string& v) {
-    if (IsIpv4Address(v) && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+    if (console::IsIpv4HostAddress(v) && std::find(out.begin(), out.end(), v) == out.end())
+      out.push_back(v);
   };
   const std::string prefix = std::string(device) + "/";
   if (auto it = networks.find(prefix + "ip"); it != networks.end()) add(it->second);
@@ -116,12 +117,6 @@ std::vector<std::string> GuestMetricsAddresses(const std::map<std::string, std::
     if (key.starts_with(prefix + "ipv4/")) add(value);
   }
   return out;
-}
-
-bool IsIpv4Address(std::string_view text) {
-  if (text.empty() || text.size() > 15) return false;
-  in_addr addr{};
-  return inet_pton(AF_INET, std::string(text).c_str(), &addr) == 1;
 }
 
 }  // namespace fruix::job

@@ -66,11 +66,9 @@ class AddressBook {
 };
 
 // The IPv4 addresses a guest agent reports for VIF `device` in VM_guest_metrics.networks
-// ("<device>/ip", "<device>/ipv4/<n>"; xenapi-spec.md §3.7), deduplicated, "/ip" first.
+// ("<device>/ip", "<device>/ipv4/<n>"; xenapi-spec.md §3.7; checked with
+// console::IsIpv4HostAddress), deduplicated, "/ip" first.
 std::vector<std::string> GuestMetricsAddresses(const std::map<std::string, std::string>& networks,
                                                std::string_view device);
-
-// True for a dotted-quad IPv4 address (no leading zeros ambiguity checks beyond inet_pton).
-bool IsIpv4Address(std::string_view text);
 
 }  // namespace fruix::job

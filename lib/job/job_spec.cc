@@ -114,7 +114,7 @@ Result<void> Validate(const JobSpec& spec) {
   if (has(AddressSource::kLeaseFile) && a.lease_file.empty()) {
     return Error::InvalidArgument("address source lease-file needs a lease file path");
   }
-  if (has(AddressSource::kStatic) && !IsIpv4Address(a.static_address)) {
+  if (has(AddressSource::kStatic) && !console::IsIpv4HostAddress(a.static_address)) {
     return Error::InvalidArgument("static address \"" + a.static_address +
                                   "\" is not an IPv4 address");
   }

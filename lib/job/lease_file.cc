@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "lib/job/address_book.h"
+#include "lib/console/patterns.h"
 
 namespace fruix::job {
 namespace {
@@ -45,7 +45,7 @@ std::optional<LeaseEntry> FindIscLease(std::string_view contents, const std::str
     const bool has_mac = body.find("hardware ethernet " + mac + ";") != std::string::npos;
     const size_t state = body.find("binding state ");
     const bool active = state == std::string::npos || body.compare(state + 14, 6, "active") == 0;
-    if (has_mac && active && IsIpv4Address(address)) {
+    if (has_mac && active && console::IsIpv4HostAddress(address)) {
       found = LeaseEntry{address, std::string(contents.substr(pos, close - pos + 1))};
     }
     pos = close + 1;
@@ -62,7 +62,7 @@ std::optional<LeaseEntry> FindDnsmasqLease(std::string_view contents, const std:
     if (end == std::string_view::npos) end = contents.size();
     std::string_view line = contents.substr(start, end - start);
     std::vector<std::string> w = Words(line);
-    if (w.size() >= 3 && Lower(w[1]) == mac && IsIpv4Address(w[2])) {
+    if (w.size() >= 3 && NormalizeMac(w[1]) == mac && console::IsIpv4HostAddress(w[2])) {
       found = LeaseEntry{w[2], std::string(line)};
     }
     start = end + 1;
@@ -71,6 +71,8 @@ std::optional<LeaseEntry> FindDnsmasqLease(std::string_view contents, const std:
 }
 
 }  // namespace
+
+std::string NormalizeMac(std::string_view mac) { return Lower(mac); }
 
 bool IsMacAddress(std::string_view mac) {
   if (mac.size() != 17) return false;
@@ -89,7 +91,7 @@ Result<std::optional<LeaseEntry>> FindLease(std::string_view contents, std::stri
     return Error::InvalidArgument("\"" + std::string(mac) +
                                   "\" is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
   }
-  const std::string m = Lower(mac);
+  const std::string m = NormalizeMac(mac);
   const bool isc = contents.starts_with("lease ") || contents.find("\nlease ") != std::string::npos;
   return isc ? FindIscLease(contents, m) : FindDnsmasqLease(contents, m);
 }

@@ -35,4 +35,7 @@ Result<std::optional<LeaseEntry>> LookupLease(const std::string& path, std::stri
 // True for "aa:bb:cc:dd:ee:ff" (hex, either case).
 bool IsMacAddress(std::string_view mac);
 
+// `mac` in lower case, the form xapi and the lease files compare by.
+std::string NormalizeMac(std::string_view mac);
+
 }  // namespace fruix::job

@@ -1,19 +1,12 @@
 #include "lib/job/report.h"
 
+#include <algorithm>
 #include <ctime>
 
 namespace fruix::job {
 namespace {
 
 using nlohmann::json;
-
-std::string Token(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c == ' ') c = '-';
-  }
-  return out;
-}
 
 json AddressJson(const AddressObservation& o) {
   return {{"source", ToString(o.source)},
@@ -38,6 +31,12 @@ std::string_view ToString(PhaseStatus s) {
       return "skipped";
   }
   return "unknown";
+}
+
+std::string SshStateToken(ssh::SshWaitState state) {
+  std::string out(ssh::ToString(state));
+  std::replace(out.begin(), out.end(), ' ', '-');
+  return out;
 }
 
 std::string FormatTime(WallTime t) {
@@ -137,8 +136,7 @@ json ToJson(const JobReport& r) {
     j["address"] = std::move(e);
   }
   if (r.ssh) {
-    json e = {{"state", Token(ssh::ToString(r.ssh->status.state))},
-              {"attempts", r.ssh->status.attempts}};
+    json e = {{"state", SshStateToken(r.ssh->status.state)}, {"attempts", r.ssh->status.attempts}};
     if (!r.ssh->status.detail.empty()) e["detail"] = r.ssh->status.detail;
     if (r.ssh->readiness) {
       const auto& rd = *r.ssh->readiness;

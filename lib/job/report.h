@@ -53,6 +53,9 @@ using WallTime = std::chrono::system_clock::time_point;
 enum class PhaseStatus { kRunning, kOk, kFailed, kCancelled, kSkipped };
 std::string_view ToString(PhaseStatus s);
 
+// An SSH wait state as reports and failure codes spell it: "port-closed", "marker-missing", ...
+std::string SshStateToken(ssh::SshWaitState state);
+
 struct PhaseRecord {
   Phase phase = Phase::kPreflight;
   PhaseStatus status = PhaseStatus::kRunning;

@@ -24,12 +24,6 @@ using std::chrono::milliseconds;
 
 constexpr size_t kExcerptLines = 30;
 
-std::string Token(std::string_view text) {
-  std::string out(text);
-  std::replace(out.begin(), out.end(), ' ', '-');
-  return out;
-}
-
 // The outcome of one phase action.
 struct PhaseOutcome {
   Signal signal = Signal::kPhaseDone;
@@ -453,7 +447,7 @@ struct JobRun::Impl {
     if (!r.ok()) {
       PhaseOutcome o = FromError(r.error(), deadline);
       if (r.error().code() != ErrorCode::kCancelled) {
-        o.code = "ssh:" + Token(ssh::ToString(final_status.state));
+        o.code = "ssh:" + SshStateToken(final_status.state);
       }
       return o;
     }

@@ -14,12 +14,6 @@ namespace {
 using xenapi::Api;
 using xenapi::VmPowerState;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Result<void> Void(Result<xenapi::Value> r) {
   if (!r.ok()) return std::move(r).error();
   return Ok();
@@ -219,13 +213,13 @@ Result<AttachOutcome> EnsureAttached(xenapi::Session& session, const ResolvedTar
   }
 
   // ---- VIF ----
-  const std::string want_mac = Lower(mac);
+  const std::string want_mac = NormalizeMac(mac);
   std::optional<xenapi::VifRecord> mismatched;
   OpaqueRef mismatched_ref;
   for (const OpaqueRef& ref : vm_rec.vifs) {
     FRUIX_ASSIGN_OR_RETURN(xenapi::VifRecord vif, api.GetRecord<xenapi::VifRecord>(ref));
     if (vif.network != target.network) continue;
-    if (want_mac.empty() || Lower(vif.mac) == want_mac) {
+    if (want_mac.empty() || NormalizeMac(vif.mac) == want_mac) {
       out.vif = ref;
       out.vif_device = vif.device;
       out.mac = vif.mac;
