@@ -39,17 +39,7 @@ std::string SshStateToken(ssh::SshWaitState state) {
   return out;
 }
 
-std::string FormatTime(WallTime t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count() % 1000));
-  return buf;
-}
+std::string FormatTime(WallTime t) { return FormatRfc3339(t); }
 
 const PhaseRecord* JobReport::FindPhase(Phase p) const {
   for (const auto& r : phases) {

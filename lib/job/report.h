@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/wall_time.h"
 #include "lib/job/address_book.h"
 #include "lib/job/job_spec.h"
 #include "lib/job/phase.h"
@@ -48,7 +49,7 @@
 
 namespace fruix::job {
 
-using WallTime = std::chrono::system_clock::time_point;
+using fruix::WallTime;
 
 enum class PhaseStatus { kRunning, kOk, kFailed, kCancelled, kSkipped };
 std::string_view ToString(PhaseStatus s);
