@@ -65,6 +65,20 @@ Result<ScanResult> ImageSource::Scan(const ScanOptions& options) const {
   return result;
 }
 
+Result<std::string> ImageSource::Digest(const AllocationMap& data_blocks,
+                                        const ScanOptions& options) const {
+  if (!usable()) return Error::FailedPrecondition(path_ + " has problems; it cannot be hashed");
+  ScanOptions hash = options;
+  hash.detect_zeros = false;
+  hash.digest = true;
+  auto read = [this](uint64_t block, uint64_t from, std::span<uint8_t> out) {
+    return ReadBlock(block, from, out);
+  };
+  FRUIX_ASSIGN_OR_RETURN(ScanResult result, ScanBlocks(data_blocks, virtual_size_, read, hash));
+  if (!result.digest) return Error::Internal("the scan of " + path_ + " produced no digest");
+  return *result.digest;
+}
+
 Result<void> ImageSource::ReadBlock(uint64_t block, uint64_t from, std::span<uint8_t> out) const {
   const uint64_t start = block * kBlockSize + from;  // virtual offset of out[0]
   const uint64_t avail =

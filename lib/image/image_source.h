@@ -54,6 +54,10 @@ class ImageSource {
   // Pass 1 (allocation_scan.h) over this disk: candidates, then the zero test and the digest as
   // `options` ask. REQUIRES: usable().
   Result<ScanResult> Scan(const ScanOptions& options) const;
+  // The content digest (content_digest.h) of this disk given that only `data_blocks` may hold
+  // data (a zero-testing scan's map): reads and hashes those blocks only, on options.threads
+  // threads (detect_zeros is ignored). Equals Scan({.digest = true}).digest. REQUIRES: usable().
+  Result<std::string> Digest(const AllocationMap& data_blocks, const ScanOptions& options) const;
   // Fills `out` with bytes [from, from + out.size()) of virtual block `block` (zeros past the end
   // of the disk, in holes, in unallocated blocks and in sectors whose bitmap bit is clear).
   // Thread-safe. REQUIRES: usable().

@@ -89,6 +89,7 @@ struct JobRun::Impl {
 
   // ---- owned by Run()'s thread ----
   ResolvedTarget target;
+  std::shared_ptr<const image::ImageSource> image_source;  // opened in preflight, sent in upload
   std::optional<LeaseEntry> lease_before;
   std::unique_ptr<console::ConsoleRecorder> recorder;
   std::unique_ptr<console::PatternMatcher> matcher;  // used on the recorder's thread only
@@ -280,9 +281,15 @@ struct JobRun::Impl {
     auto t = Resolve(*deps.session, spec.vm_uuid, spec.vdi_uuid, spec.network_uuid);
     if (!t.ok()) return FromError(t.error(), deadline);
     target = std::move(t).value();
-    if (!spec.image_path.empty()) {
-      auto source = image::ImageSource::Open(spec.image_path);
-      if (!source.ok()) return FromError(source.error(), deadline);
+    if (spec.image) {
+      image_source = spec.image;
+    } else if (!spec.image_path.empty()) {
+      auto opened = image::ImageSource::Open(spec.image_path);
+      if (!opened.ok()) return FromError(opened.error(), deadline);
+      image_source = std::make_shared<const image::ImageSource>(std::move(opened).value());
+    }
+    if (image_source) {
+      const image::ImageSource* source = image_source.get();
       const auto vdi_size =
           static_cast<uint64_t>(std::max<int64_t>(target.vdi_record.virtual_size, 0));
       if (source->virtual_size() > vdi_size) {
@@ -325,7 +332,7 @@ struct JobRun::Impl {
       if (observer != nullptr) observer->OnUploadProgress(p);
     };
     upload::Importer importer(*deps.session, *deps.upload_http);
-    auto r = importer.Import(spec.vdi_uuid, spec.image_path, options);
+    auto r = importer.Import(spec.vdi_uuid, *image_source, options);
     if (!r.ok()) return FromError(r.error(), deadline);
     {
       std::lock_guard lock(mu);
@@ -594,7 +601,7 @@ struct JobRun::Impl {
       report.image = spec.image_path;
       report.started_at = clock.WallNow();
     }
-    if (spec.image_path.empty()) plan.skipped.insert(Phase::kUpload);
+    if (spec.image_path.empty() && !spec.image) plan.skipped.insert(Phase::kUpload);
     if (!spec.ssh) plan.skipped.insert(Phase::kSsh);
     boot_complete.insert(spec.console.boot_complete.begin(), spec.console.boot_complete.end());
     if (spec.console.kind != console::kNoneKind) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <stop_token>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -465,9 +466,47 @@ bool Uploader::Backoff(milliseconds wait) const {
 
 Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const std::string& image_path,
                                       const ImportOptions& options) const {
+  FRUIX_ASSIGN_OR_RETURN(image::ImageSource source, image::ImageSource::Open(image_path));
+  return Import(vdi_uuid, source, options);
+}
+
+namespace {
+
+// The content digest computed on a thread of its own while the body is being sent, so hashing
+// (SHA-256 of every data block) costs no time before the first byte. Get() joins it.
+class BackgroundDigest {
+ public:
+  BackgroundDigest(const image::ImageSource& source, const image::AllocationMap& data) {
+    thread_ = std::jthread([this, &source, data](std::stop_token stop) {
+      image::ScanOptions options;
+      options.progress = [stop](uint64_t, uint64_t) { return !stop.stop_requested(); };
+      auto digest = source.Digest(data, options);
+      std::lock_guard lock(mu_);
+      result_ = digest.ok() ? *digest : std::string();
+    });
+  }
+  // Stops early (the import failed); Get() then returns "".
+  void Abandon() { thread_.request_stop(); }
+  std::string Get() {
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    return result_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string result_;
+  std::jthread thread_;  // last: joined before the members above go
+};
+
+}  // namespace
+
+Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const image::ImageSource& source,
+                                      const ImportOptions& options) const {
   const auto started = std::chrono::steady_clock::now();
   const Deadline deadline(RealClock(), options.timeout);
   const std::string uuid(vdi_uuid);
+  const std::string& image_path = source.path();
   Api api(session_);
 
   // 1. Preflight.
@@ -475,7 +514,10 @@ Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const std::stri
   if (!vdi_ref.ok()) return vdi_ref.error().WithContext("VDI " + uuid);
   FRUIX_ASSIGN_OR_RETURN(xenapi::VdiRecord vdi, api.GetRecord<xenapi::VdiRecord>(*vdi_ref));
   FRUIX_RETURN_IF_ERROR(CheckVdiUsable(api, uuid, vdi));
-  FRUIX_ASSIGN_OR_RETURN(image::ImageSource source, image::ImageSource::Open(image_path));
+  if (!source.usable()) {
+    return Error::InvalidArgument("image " + image_path + " has problems; run fruixctl image "
+                                  "check on it");
+  }
   const uint64_t vdi_size = static_cast<uint64_t>(std::max<int64_t>(vdi.virtual_size, 0));
   if (source.virtual_size() > vdi_size) {
     return Error::InvalidArgument("image " + image_path + " has a virtual size of " +
@@ -483,13 +525,13 @@ Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const std::stri
                                   std::to_string(vdi_size) + " bytes of VDI " + uuid);
   }
 
-  // 2. Plan the body.
+  // 2. Plan the body with the zero test only: the digest is not needed to send.
   const Recorded recorded = ReadRecorded(vdi);
   image::PlanOptions plan_options;
   plan_options.format = options.format;
   plan_options.zero_fill = options.zero_fill;
   plan_options.previous = recorded.map;
-  plan_options.digest = true;
+  plan_options.digest = false;
   plan_options.disk_size =
       StreamDiskSize(options.zero_fill, recorded.map, source.virtual_size(), vdi_size);
   FRUIX_ASSIGN_OR_RETURN(image::PlannedStream planned,
@@ -501,17 +543,31 @@ Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const std::stri
   result.data_blocks = stream.data_blocks.Count();
   result.zero_blocks = stream.zero_blocks.Count();
   result.zero_fill = options.zero_fill;
-  result.digest = planned.scan.digest.value_or("");
 
   // 3. Skip identical content: the VDI holds this image's data and, as far as fruixd knows,
-  // nothing else (no block to zero). zero_fill=full trusts no record, so it never skips.
+  // nothing else (no block to zero). zero_fill=full trusts no record, so it never skips. Only
+  // then is the digest needed before sending; otherwise it is computed while the body goes out.
+  std::optional<BackgroundDigest> background;
   if (!options.force && options.zero_fill != image::ZeroFill::kFull && recorded.digest &&
-      recorded.map && *recorded.digest == result.digest &&
-      recorded.map->Blocks() == data.Blocks()) {
-    result.skipped = true;
-    result.duration =
-        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
-    return result;
+      recorded.map && recorded.map->Blocks() == data.Blocks()) {
+    image::ScanOptions hash;
+    hash.progress = [&](uint64_t, uint64_t) { return !options.cancel.stop_requested(); };
+    auto digest = source.Digest(data, hash);
+    if (!digest.ok()) {
+      if (options.cancel.stop_requested()) {
+        return Error::Cancelled("import of " + image_path + " into VDI " + uuid + " cancelled");
+      }
+      return digest.error();
+    }
+    result.digest = *digest;
+    if (*recorded.digest == result.digest) {
+      result.skipped = true;
+      result.duration =
+          std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+      return result;
+    }
+  } else {
+    background.emplace(source, data);
   }
 
   // 4. Before writing anything, make the record safe for an import that stops half-way: no
@@ -529,7 +585,11 @@ Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const std::stri
     FRUIX_ASSIGN_OR_RETURN(base, base.WithHost(*sr_host));
   }
   Uploader uploader(session_, http_, options, stream, uuid, image_path, deadline);
-  FRUIX_RETURN_IF_ERROR(uploader.Run(base, result));
+  if (auto sent = uploader.Run(base, result); !sent.ok()) {
+    if (background) background->Abandon();
+    return sent.error();
+  }
+  if (background) result.digest = background->Get();  // "" if reading failed: nothing recorded
 
   // 7. Record which blocks may now hold data: the image's data blocks (blocks this import filled
   // with zeros read as zeros, like never-written ones, so they need no zeroing next time). With

@@ -7,7 +7,8 @@
 //   1. Preflight, before a body byte is sent: the VDI exists (UUID_INVALID names the uuid), is
 //      not read-only, is not attached to a running VM, and the image's virtual size fits in the
 //      VDI's virtual_size (the error gives both numbers). The image is opened and validated.
-//   2. Plans the body (image::PlanImageStream, digest on) with the zero-fill mode:
+//   2. Plans the body (image::PlanImageStream, zero test only: nothing is hashed before the
+//      first byte is sent) with the zero-fill mode:
 //        previous  also sends zeros for blocks the previous import wrote (recorded on the VDI)
 //                  and this image leaves empty, so nothing of the old image survives;
 //        full      sends every block of the VDI: the image's, and zeros for all the others up to
@@ -21,7 +22,10 @@
 //      whole VDI; none: the image only). raw&chunked sends frames for the same blocks as vhd.
 //   3. Skip: when the VDI records this image's digest and the recorded map lists exactly the
 //      image's data blocks (nothing to zero), nothing is sent and the result is `skipped`
-//      (options.force overrides; zero_fill=full never skips: it trusts no record).
+//      (options.force overrides; zero_fill=full never skips: it trusts no record). The digest
+//      (image::ImageSource::Digest, SHA-256 of the data blocks) is computed up front only when
+//      such a skip is possible; otherwise on a thread of its own while the body is sent, and
+//      joined before it is recorded.
 //   4. Before sending, removes the digest (kDigestKey) and widens the map (kAllocMapKey) to every
 //      block that may hold data if the import stops half-way (the previous map's and every block
 //      this import writes), so a failed or cancelled import never leaves a record that lies.
@@ -66,6 +70,7 @@
 #include <string_view>
 
 #include "lib/core/result.h"
+#include "lib/image/image_source.h"
 #include "lib/image/image_stream.h"
 #include "lib/xenapi/session.h"
 
@@ -125,6 +130,10 @@ class Importer {
   // kUnavailable when retries are exhausted on broken streams (including tasks left pending),
   // kTransport for an unexpected HTTP status.
   Result<ImportResult> Import(std::string_view vdi_uuid, const std::string& image_path,
+                              const ImportOptions& options) const;
+  // The same for an image already open (e.g. from a descriptor a client passed): `source` must
+  // outlive the call; an unusable source is kInvalidArgument.
+  Result<ImportResult> Import(std::string_view vdi_uuid, const image::ImageSource& source,
                               const ImportOptions& options) const;
 
  private:

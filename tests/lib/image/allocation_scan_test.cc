@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lib/image/content_digest.h"
+#include "lib/image/image_source.h"
 #include "tests/lib/vhd/test_images.h"
 
 namespace fruix::image {
@@ -85,6 +86,38 @@ TEST_F(ScanTest, DigestDependsOnlyOnContent) {
 
   vt::WriteAt(dense, 30 * kMiB, {1});
   EXPECT_NE(Scan(dense, size_, o).digest, sparse.digest);
+}
+
+// Given a raw image and the same disk as a dynamic VHD (qemu-img), When the digest is computed
+// from a zero-testing scan's map alone (ImageSource::Digest, what an upload does while sending),
+// Then it equals the digest of a full digest scan, for both formats.
+TEST_F(ScanTest, DigestOfTheDataMapEqualsTheScanDigest) {
+  std::vector<std::string> paths = {path_};
+  if (vt::HaveQemuImg()) {
+    const std::string vhd = dir_.File("disk.vhd");
+    vt::RunQemuImg({"convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on",
+                    path_, vhd});
+    paths.push_back(vhd);
+  }
+  std::optional<std::string> first;
+  for (const auto& p : paths) {
+    auto source = ImageSource::Open(p);
+    ASSERT_TRUE(source.ok()) << source.error().ToString();
+    ScanOptions zero_test;
+    auto map = source->Scan(zero_test);
+    ASSERT_TRUE(map.ok());
+    ScanOptions full;
+    full.digest = true;
+    auto scanned = source->Scan(full);
+    ASSERT_TRUE(scanned.ok());
+    auto digest = source->Digest(map->map, ScanOptions{});
+    ASSERT_TRUE(digest.ok()) << digest.error().ToString();
+    EXPECT_EQ(*digest, *scanned->digest) << p;
+    if (first) {
+      EXPECT_EQ(*digest, *first) << "raw and VHD of one disk differ";
+    }
+    first = *digest;
+  }
 }
 
 // Given two files differing only in trailing zeros up to the next 512 bytes, When digested, Then
