@@ -48,11 +48,17 @@ std::string BenchFixture(uint64_t vdi_size) {
 Result<std::unique_ptr<SimProcess>> SimProcess::Start(const std::string& sim_path,
                                                       const std::string& state_dir,
                                                       uint64_t vdi_size) {
+  return StartWithFixture(sim_path, state_dir, BenchFixture(vdi_size));
+}
+
+Result<std::unique_ptr<SimProcess>> SimProcess::StartWithFixture(const std::string& sim_path,
+                                                                 const std::string& state_dir,
+                                                                 const std::string& fixture) {
   const std::string fixture_path = state_dir + "/fixture.json";
   const std::string log_path = state_dir + "/sim.log";
   {
     std::ofstream out(fixture_path);
-    out << BenchFixture(vdi_size);
+    out << fixture;
     if (!out) return Error::Io("cannot write " + fixture_path);
   }
   RunOptions options;

@@ -30,6 +30,11 @@ class SimProcess {
   // the log's tail, kProtocol for an unexpected ready line.
   static Result<std::unique_ptr<SimProcess>> Start(const std::string& sim_path,
                                                    const std::string& state_dir, uint64_t vdi_size);
+  // The same with a fixture of the caller's (VdiPath() then names kBenchVdiUuid's file, which
+  // the fixture may not have).
+  static Result<std::unique_ptr<SimProcess>> StartWithFixture(const std::string& sim_path,
+                                                              const std::string& state_dir,
+                                                              const std::string& fixture);
   ~SimProcess();
 
   pid_t pid() const { return child_.pid(); }

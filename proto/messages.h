@@ -191,7 +191,7 @@ struct JobCancelResult {
 struct JobWatchParams {
   std::string job_id;
   bool console = false;      // send console lines
-  uint64_t console_since = 0;  // first console line sequence number wanted (0 = all kept)
+  uint64_t console_since = 0;  // send kept lines with seq > console_since (0 = all kept)
 };
 struct JobWatchResult {
   JobInfo job;            // without report

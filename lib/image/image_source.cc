@@ -1,17 +1,43 @@
 #include "lib/image/image_source.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace fruix::image {
 
 Result<ImageSource> ImageSource::Open(const std::string& path, bool allow_problems) {
   FRUIX_ASSIGN_OR_RETURN(FormatInfo info, DetectFileFormat(path));
   if (!info.supported()) return Error::InvalidArgument(info.RefusalMessage(path));
+  FRUIX_ASSIGN_OR_RETURN(std::shared_ptr<vhd::SourceFile> file, vhd::SourceFile::Open(path));
+  return FromFile(std::move(info), std::move(file), allow_problems);
+}
+
+Result<ImageSource> ImageSource::Open(std::shared_ptr<vhd::SourceFile> file,
+                                      bool allow_problems) {
+  const std::string& path = file->path();
+  auto size = file->Size();
+  if (!size.ok()) {
+    return Error::InvalidArgument(path + " is neither a regular file nor a block device (" +
+                                  size.error().message() + ")");
+  }
+  if (*size == 0) return Error::InvalidArgument(path + " is empty (0 bytes)");
+  std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(*size, 64 * 1024)));
+  std::vector<uint8_t> tail(*size >= 512 ? 512 : 0);
+  FRUIX_RETURN_IF_ERROR(file->ReadAt(0, head));
+  if (!tail.empty()) FRUIX_RETURN_IF_ERROR(file->ReadAt(*size - 512, tail));
+  FormatInfo info = DetectFormat(head, tail, *size, path);
+  if (!info.supported()) return Error::InvalidArgument(info.RefusalMessage(path));
+  return FromFile(std::move(info), std::move(file), allow_problems);
+}
+
+Result<ImageSource> ImageSource::FromFile(FormatInfo info, std::shared_ptr<vhd::SourceFile> file,
+                                          bool allow_problems) {
+  const std::string path = file->path();
   ImageSource src;
   src.path_ = path;
   src.format_ = std::move(info);
-  FRUIX_ASSIGN_OR_RETURN(std::shared_ptr<vhd::SourceFile> file, vhd::SourceFile::Open(path));
   src.file_ = std::move(file);
   FRUIX_ASSIGN_OR_RETURN(src.file_size_, src.file_->Size());
   if (src.file_size_ == 0) return Error::InvalidArgument(path + " is empty (0 bytes)");

@@ -34,6 +34,11 @@ class ImageSource {
   // image with problems opens (for `image check`), and problems() lists them; such a source must
   // not be streamed (BuildImageStream refuses it).
   static Result<ImageSource> Open(const std::string& path, bool allow_problems = false);
+  // The same for a file already open (e.g. a descriptor a client passed; SourceFile::Adopt); its
+  // path() is used in messages only. kInvalidArgument for an empty file or one that is neither a
+  // regular file nor a block device.
+  static Result<ImageSource> Open(std::shared_ptr<vhd::SourceFile> file,
+                                  bool allow_problems = false);
 
   const std::string& path() const { return path_; }
   const FormatInfo& format() const { return format_; }
@@ -67,6 +72,8 @@ class ImageSource {
   std::optional<uint64_t> VhdBlockOffset(uint64_t block) const;
 
  private:
+  static Result<ImageSource> FromFile(FormatInfo info, std::shared_ptr<vhd::SourceFile> file,
+                                      bool allow_problems);
   std::string path_;
   FormatInfo format_;
   uint64_t file_size_ = 0;

@@ -13,7 +13,7 @@
 
 #include "lib/console/patterns.h"
 #include "lib/core/result.h"
-#include "lib/image/image_source.h"
+#include "lib/vhd/stream_plan.h"
 #include "lib/job/address_book.h"
 #include "lib/job/phase.h"
 #include "lib/job/vm_actions.h"
@@ -74,11 +74,11 @@ struct JobSpec {
   std::string mac;            // "" = keep a VIF's MAC on the network / let xapi generate one
   std::string start_on_host;  // host uuid for VM.start_on; "" = VM.start
 
-  // The image: `image` when already open (a descriptor a client passed; image_path then only
-  // names it in reports), else opened from image_path in preflight. Neither skips the upload
-  // phase (re-validate what the VDI holds).
+  // The image, opened and checked in preflight: `image_file` when already open (a descriptor a
+  // client passed; image_path then only names it in reports), else image_path. Neither skips the
+  // upload phase (re-validate what the VDI holds).
   std::string image_path;
-  std::shared_ptr<const image::ImageSource> image;
+  std::shared_ptr<vhd::SourceFile> image_file;
   upload::ImportOptions import;  // format, zero_fill, force, retries (progress/cancel: runner)
 
   ShutdownPolicy shutdown = ShutdownPolicy::kCleanThenHard;

@@ -281,10 +281,9 @@ struct JobRun::Impl {
     auto t = Resolve(*deps.session, spec.vm_uuid, spec.vdi_uuid, spec.network_uuid);
     if (!t.ok()) return FromError(t.error(), deadline);
     target = std::move(t).value();
-    if (spec.image) {
-      image_source = spec.image;
-    } else if (!spec.image_path.empty()) {
-      auto opened = image::ImageSource::Open(spec.image_path);
+    if (spec.image_file || !spec.image_path.empty()) {
+      auto opened = spec.image_file ? image::ImageSource::Open(spec.image_file)
+                                    : image::ImageSource::Open(spec.image_path);
       if (!opened.ok()) return FromError(opened.error(), deadline);
       image_source = std::make_shared<const image::ImageSource>(std::move(opened).value());
     }
@@ -601,7 +600,7 @@ struct JobRun::Impl {
       report.image = spec.image_path;
       report.started_at = clock.WallNow();
     }
-    if (spec.image_path.empty() && !spec.image) plan.skipped.insert(Phase::kUpload);
+    if (spec.image_path.empty() && !spec.image_file) plan.skipped.insert(Phase::kUpload);
     if (!spec.ssh) plan.skipped.insert(Phase::kSsh);
     boot_complete.insert(spec.console.boot_complete.begin(), spec.console.boot_complete.end());
     if (spec.console.kind != console::kNoneKind) {

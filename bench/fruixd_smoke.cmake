@@ -1,0 +1,21 @@
+# bench.fruixd_smoke: a tiny fruixd-bench run must finish (exit 0, or 1 for a missed timing target
+# on a slow or debug build), and its JSON must show every deployment ready and every call answered.
+execute_process(COMMAND ${BENCH} --deployments 4 --calls 20 --json ${JSON}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}")
+if(NOT (rc EQUAL 0 OR rc EQUAL 1))
+  message(FATAL_ERROR "fruixd-bench failed (exit ${rc}): ${err}")
+endif()
+file(READ ${JSON} doc)
+string(JSON n GET "${doc}" deployments n)
+string(JSON ready GET "${doc}" deployments ready)
+if(NOT ready EQUAL n)
+  message(FATAL_ERROR "only ${ready} of ${n} deployments ended ready")
+endif()
+foreach(m version_1 job_get_1 version_100 job_get_100 job_get_100_under_load)
+  string(JSON errors GET "${doc}" latency ${m} errors)
+  string(JSON calls GET "${doc}" latency ${m} calls)
+  if(NOT errors EQUAL 0 OR calls EQUAL 0)
+    message(FATAL_ERROR "${m}: ${errors} errors, ${calls} calls answered")
+  endif()
+endforeach()
