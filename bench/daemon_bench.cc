@@ -9,11 +9,15 @@
 // Targets (issue 5): p99 <= 2 ms at 100 clients; all N succeed with peak RSS <= 128 MiB.
 // Exit status 0 when every target passes, 1 when one is missed, 2 when the bench failed.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -34,7 +38,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using testing::FruixdHarness;
-using testing::RpcConnection;
 
 constexpr const char* kNet = "d0000000-0000-4000-8000-000000000021";
 constexpr const char* kSr = "d0000000-0000-4000-8000-000000000031";
@@ -108,43 +111,105 @@ Latency Summarise(std::vector<double> ms, size_t errors) {
   return l;
 }
 
-// `clients` connections, each making `calls` calls of `method`, one every `interval` (zero:
-// back to back).
+// `clients` connections, each making `calls` calls of `method`, one every `interval` (zero: back
+// to back), driven from ONE thread with poll() so the measuring side costs one thread, not one per
+// client (on a 2-core machine, 100 client threads would measure the scheduler, not fruixd).
+// Latency = from the request's send to its answer's last byte.
 Latency Measure(FruixdHarness& d, int clients, int calls, const std::string& method,
                 const json& params, std::chrono::milliseconds interval = {}) {
-  std::vector<std::vector<double>> per(clients);
-  std::atomic<size_t> errors{0};
-  std::vector<std::thread> threads;
-  std::atomic<int> ready{0};
+  struct Conn {
+    int fd = -1;
+    int sent = 0;
+    bool in_flight = false;
+    Clock::time_point next{};
+    Clock::time_point sent_at{};
+    std::string buf;
+  };
+  const std::string line =
+      json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
+  std::vector<Conn> conns(static_cast<size_t>(clients));
+  std::vector<double> ms;
+  size_t errors = 0;
+  const auto start = Clock::now();
   for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      auto conn = d.Connect();
-      ++ready;
-      while (ready.load() < clients) std::this_thread::yield();
-      if (!conn.ok()) {
-        errors += static_cast<size_t>(calls);
-        return;
-      }
-      // Spread the clients' first calls over one interval.
-      auto next = Clock::now() + interval * c / std::max(clients, 1);
-      for (int i = 0; i < calls; ++i) {
-        std::this_thread::sleep_until(next);
-        next += interval;
-        const auto t0 = Clock::now();
-        auto r = (*conn)->Call(method, params);
-        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!r.ok() || !r->contains("result")) {
+    Conn& k = conns[static_cast<size_t>(c)];
+    k.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, d.socket().c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(k.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      errors += static_cast<size_t>(calls);
+      ::close(k.fd);
+      k.fd = -1;
+      k.sent = calls;
+      continue;
+    }
+    k.next = start + interval * c / std::max(clients, 1);  // spread over one interval
+  }
+  const auto deadline = start + std::chrono::seconds(120) + interval * calls;
+  for (;;) {
+    const auto now = Clock::now();
+    bool busy = false;
+    auto wake = now + std::chrono::seconds(1);
+    std::vector<pollfd> fds;
+    std::vector<Conn*> polled;
+    for (auto& k : conns) {
+      if (k.fd < 0) continue;
+      if (!k.in_flight && k.sent < calls && k.next <= now) {
+        k.sent_at = Clock::now();
+        if (::send(k.fd, line.data(), line.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(line.size())) {
           ++errors;
+          ::close(k.fd);
+          k.fd = -1;
           continue;
         }
-        per[c].push_back(ms);
+        k.in_flight = true;
+        ++k.sent;
       }
-    });
+      if (k.in_flight) {
+        fds.push_back({k.fd, POLLIN, 0});
+        polled.push_back(&k);
+        busy = true;
+      } else if (k.sent < calls) {
+        wake = std::min(wake, k.next);
+        busy = true;
+      }
+    }
+    if (!busy || Clock::now() > deadline) break;
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count())));
+    if (n <= 0) continue;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Conn& k = *polled[i];
+      char chunk[65536];
+      const ssize_t got = ::recv(k.fd, chunk, sizeof chunk, 0);
+      if (got <= 0) {
+        ++errors;
+        ::close(k.fd);
+        k.fd = -1;
+        continue;
+      }
+      k.buf.append(chunk, static_cast<size_t>(got));
+      const size_t nl = k.buf.find('\n');
+      if (nl == std::string::npos) continue;
+      const auto done = Clock::now();
+      const bool ok = k.buf.rfind("{\"id\":1,\"jsonrpc\":\"2.0\",\"result\"", 0) == 0;
+      k.buf.erase(0, nl + 1);
+      k.in_flight = false;
+      k.next = std::max(k.sent_at + interval, done);
+      if (ok) {
+        ms.push_back(std::chrono::duration<double, std::milli>(done - k.sent_at).count());
+      } else {
+        ++errors;
+      }
+    }
   }
-  for (auto& t : threads) t.join();
-  std::vector<double> all;
-  for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
-  return Summarise(std::move(all), errors);
+  for (auto& k : conns) {
+    if (k.fd >= 0) ::close(k.fd);
+  }
+  return Summarise(std::move(ms), errors);
 }
 
 struct ProcStat {

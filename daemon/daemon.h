@@ -20,11 +20,12 @@
 #include <memory>
 #include <string>
 
+#include "fruix_version.h"
 #include "lib/core/result.h"
 
 namespace fruix::daemon {
 
-inline constexpr std::string_view kVersion = "0.5.0";
+inline constexpr std::string_view kVersion = kFruixVersion;
 
 class Daemon {
  public:

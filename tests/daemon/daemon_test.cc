@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/support/deploy_fixture.h"
 #include "tests/support/fruixd_harness.h"
 #include "tests/support/sim_harness.h"
 #include "tests/support/sshd_harness.h"
@@ -30,59 +31,15 @@ using testing::RpcConnection;
 using testing::SimHarness;
 using testing::SshdHarness;
 
-constexpr const char* kVm = "aaaaaaaa-0000-4000-8000-000000000051";
-constexpr const char* kVm2 = "aaaaaaaa-0000-4000-8000-000000000052";
-constexpr const char* kVdi = "aaaaaaaa-0000-4000-8000-000000000041";
-constexpr const char* kVdi2 = "aaaaaaaa-0000-4000-8000-000000000042";
-constexpr const char* kNet = "aaaaaaaa-0000-4000-8000-000000000021";
+constexpr const char* kVm = testing::kDeployVm1;
+constexpr const char* kVm2 = testing::kDeployVm2;
+constexpr const char* kVdi = testing::kDeployVdi1;
+constexpr const char* kVdi2 = testing::kDeployVdi2;
 // The pool password: distinctive, so a test can prove it never reaches the log.
 constexpr const char* kPassword = "Zq7-pool-s3cret-81x";
 
-json Line(const std::string& text, int delay_ms = 5) {
-  return {{"delay_ms", delay_ms}, {"line", text}};
-}
-
-// A FreeBSD boot whose DHCP lease is 127.0.0.1; `slow_ms` delays the lease line.
 json Guest(int slow_ms = 5, bool panic = false) {
-  std::vector<json> lines = {
-      Line("FreeBSD 15.0-STABLE stable/15-n282801-29dce45d8c50 GENERIC amd64"),
-      Line("Trying to mount root from ufs:/dev/gpt/fruix-root [rw]...")};
-  if (panic) {
-    lines.push_back(Line("panic: vm_fault: fault on nofault entry, addr: 0xfffffe00deadb000", 20));
-  }
-  lines.push_back(Line("DHCPACK from 127.0.0.254", slow_ms));
-  lines.push_back(Line("bound to 127.0.0.1 -- renewal in 600 seconds."));
-  lines.push_back(Line("Starting sshd."));
-  return {{"console", lines}, {"console_scrollback_bytes", 65536}};
-}
-
-json Vm(const char* uuid, const char* mac, json guest) {
-  return {{"uuid", uuid},
-          {"name_label", std::string("guest-") + mac},
-          {"domain_type", "pv"},
-          {"actions_after_crash", "destroy"},
-          {"vifs", json::array({{{"network", kNet}, {"device", "0"}, {"MAC", mac}}})},
-          {"guest", std::move(guest)}};
-}
-
-std::string Fixture(json vm1, json vm2) {
-  json f = {{"credentials", {{"username", "root"}, {"password", kPassword}}},
-            {"pool", {{"uuid", SimHarness::kPool}, {"master", SimHarness::kMaster}}},
-            {"hosts", json::array({{{"uuid", SimHarness::kMaster}, {"address", "127.0.0.1"}}})},
-            {"networks", json::array({{{"uuid", kNet}, {"name_label", "net0"}}})},
-            {"srs", json::array({{{"uuid", SimHarness::kSharedSr},
-                                  {"shared", true},
-                                  {"backing_dir", "shared"}}})},
-            {"vdis", json::array({{{"uuid", kVdi},
-                                   {"name_label", "disk"},
-                                   {"virtual_size", 8388608},
-                                   {"sr", SimHarness::kSharedSr}},
-                                  {{"uuid", kVdi2},
-                                   {"name_label", "disk2"},
-                                   {"virtual_size", 8388608},
-                                   {"sr", SimHarness::kSharedSr}}})},
-            {"vms", json::array({std::move(vm1), std::move(vm2)})}};
-  return f.dump();
+  return testing::ScriptedFreeBsdGuest(slow_ms, panic);
 }
 
 class DaemonTest : public ::testing::Test {
@@ -105,8 +62,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   void Boot(json guest1 = Guest(), json guest2 = Guest(), std::string daemon_extra = "") {
-    sim_ = SimHarness::Start(Fixture(Vm(kVm, "aa:00:00:00:00:51", std::move(guest1)),
-                                     Vm(kVm2, "aa:00:00:00:00:52", std::move(guest2))));
+    sim_ = SimHarness::Start(testing::DeployFixture(std::move(guest1), std::move(guest2),
+                                                    kPassword));
     ASSERT_NE(sim_, nullptr);
     daemon_ =
         FruixdHarness::Create(FRUIX_FRUIXD_PATH, Config(), std::move(daemon_extra), kPassword);
@@ -116,14 +73,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   std::string Target(const std::string& name, const char* vm, const char* vdi) {
-    const ssh::Endpoint ep = sshd_->Endpoint();
-    return "[targets." + name + "]\npool = \"sim\"\nvm = \"" + vm + "\"\nvdi = \"" + vdi +
-           "\"\nnetwork = \"" + kNet +
-           "\"\n[targets." + name + ".console]\nos = \"freebsd\"\n[targets." + name +
-           ".ssh]\nuser = \"" + ep.user + "\"\nkey = \"" + ep.private_key_file +
-           "\"\nport = " + std::to_string(ep.port) + "\nmarker = \"" +
-           sshd_->marker_path().string() + "\"\n[targets." + name +
-           ".timeouts]\nboot = \"20s\"\nnetwork = \"20s\"\nssh = \"20s\"\n\n";
+    return testing::DeployTargetToml(name, vm, vdi, sshd_->Endpoint(),
+                                     sshd_->marker_path().string());
   }
   std::string Config() {
     return testing::SimPoolToml(sim_->HttpUrl()) + Target("one", kVm, kVdi) +

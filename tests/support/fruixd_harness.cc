@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -169,6 +170,8 @@ Result<void> FruixdHarness::Start() {
   const pid_t pid = ::fork();
   if (pid < 0) return Error::Io(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // If the test process dies (a crash, an abort), fruixd goes with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 2);
