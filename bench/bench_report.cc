@@ -239,11 +239,12 @@ void PrintReport(const Report& report, std::ostream& out) {
         << "\n";
   }
   if (report.planning.size() == report.cases.size() && !report.planning.empty()) {
-    out << "\nfruixd's planning pass alone (PlanImageStream, before any byte is sent), in the bench"
-           " process:\n";
+    out << "\nfruixd's planning pass alone (PlanImageStream), in the bench process: Importer plans\n"
+           "with the zero test only before the first byte, and hashes (the digest) while sending,\n"
+           "unless a skip of identical content is possible:\n";
     for (size_t i = 0; i < report.cases.size(); ++i) {
       const PlanTimes& p = report.planning[i];
-      out << "  " << Pad(report.cases[i].spec.name, 8) << "with digest (as Importer runs it) "
+      out << "  " << Pad(report.cases[i].spec.name, 8) << "with digest "
           << Fmt("%.2f s", p.with_digest_s) << ", " << Fmt("%.0f", Mib(p.with_digest_bytes_read))
           << " MiB read;  zero test only " << Fmt("%.2f s", p.zero_test_only_s) << ", "
           << Fmt("%.0f", Mib(p.zero_test_only_bytes_read)) << " MiB read\n";

@@ -10,22 +10,23 @@
 // Exit status 0 when every target passes, 1 when one is missed, 2 when the bench failed.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstring>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -178,7 +179,8 @@ Latency Measure(FruixdHarness& d, int clients, int calls, const std::string& met
     }
     if (!busy || Clock::now() > deadline) break;
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
-    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count())));
+    const int n =
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, wait.count())));
     if (n <= 0) continue;
     for (size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -210,6 +212,18 @@ Latency Measure(FruixdHarness& d, int clients, int calls, const std::string& met
     if (k.fd >= 0) ::close(k.fd);
   }
   return Summarise(std::move(ms), errors);
+}
+
+// Measure() `runs` times; the run with the median p99 (this VM's scheduler makes single runs
+// noisy).
+Latency MedianOf(int runs, const std::function<Latency()>& measure) {
+  std::vector<Latency> all;
+  for (int i = 0; i < runs; ++i) all.push_back(measure());
+  std::sort(all.begin(), all.end(),
+            [](const Latency& a, const Latency& b) { return a.p99_ms < b.p99_ms; });
+  Latency m = all[all.size() / 2];
+  for (const auto& l : all) m.errors = std::max(m.errors, l.errors);
+  return m;
 }
 
 struct ProcStat {
@@ -290,8 +304,9 @@ std::pair<double, int> DeployAll(FruixdHarness& d, const std::vector<std::string
 int Main(int argc, char** argv) {
   CLI::App app{"fruixd-bench: control-socket latency and concurrent deployments"};
   int n = 64;
-  int calls = 200;
-  int interval_ms = 20;
+  int calls = 100;
+  int interval_ms = 100;
+  int runs = 3;
   std::string sim_path = FRUIX_BENCH_DEFAULT_SIM;
   std::string fruixd_path = FRUIX_BENCH_DEFAULT_FRUIXD;
   std::string json_path;
@@ -299,6 +314,8 @@ int Main(int argc, char** argv) {
   app.add_option("--calls", calls, "Calls per client per latency measurement");
   app.add_option("--interval-ms", interval_ms,
                  "With 100 clients, each calls once per this many ms (0: back to back)");
+  app.add_option("--runs", runs, "Latency runs; the median p99 is reported")
+      ->check(CLI::Range(1, 99));
   app.add_option("--sim", sim_path, "fruix-xapi-sim binary");
   app.add_option("--fruixd", fruixd_path, "fruixd binary");
   app.add_option("--json", json_path, "Also write the results as JSON to this file");
@@ -328,10 +345,10 @@ int Main(int argc, char** argv) {
     std::cerr << "fruixd-bench: " << sim.error().ToString() << "\n";
     return 2;
   }
-  auto daemon = FruixdHarness::Create(
-      fruixd_path, testing::SimPoolToml((*sim)->Url()) + Targets(n),
-      "log_level = \"warn\"\nmax_concurrent_jobs = " + std::to_string(n) +
-          "\nmax_queued_jobs = " + std::to_string(n));
+  auto daemon =
+      FruixdHarness::Create(fruixd_path, testing::SimPoolToml((*sim)->Url()) + Targets(n),
+                            "log_level = \"warn\"\nmax_concurrent_jobs = " + std::to_string(n) +
+                                "\nmax_queued_jobs = " + std::to_string(n));
   if (!daemon || !daemon->Start().ok()) {
     std::cerr << "fruixd-bench: fruixd did not start: " << (daemon ? daemon->Stderr() : "") << "\n";
     return 2;
@@ -348,11 +365,16 @@ int Main(int argc, char** argv) {
   const std::string job_id = (*list)["result"]["jobs"][0]["job_id"];
   const json get = {{"job_id", job_id}, {"report", false}};
 
-  const Latency v1 = Measure(*daemon, 1, calls * 10, "daemon.version", json::object());
-  const Latency g1 = Measure(*daemon, 1, calls * 10, "job.get", get);
   const std::chrono::milliseconds interval(interval_ms);
-  const Latency v100 = Measure(*daemon, 100, calls, "daemon.version", json::object(), interval);
-  const Latency g100 = Measure(*daemon, 100, calls, "job.get", get, interval);
+  const json none = json::object();
+  const Latency v1 =
+      MedianOf(runs, [&] { return Measure(*daemon, 1, calls * 10, "daemon.version", none); });
+  const Latency g1 =
+      MedianOf(runs, [&] { return Measure(*daemon, 1, calls * 10, "job.get", get); });
+  const Latency v100 = MedianOf(
+      runs, [&] { return Measure(*daemon, 100, calls, "daemon.version", none, interval); });
+  const Latency g100 =
+      MedianOf(runs, [&] { return Measure(*daemon, 100, calls, "job.get", get, interval); });
 
   std::vector<std::string> all;
   for (int i = 0; i < n; ++i) all.push_back("t" + std::to_string(i));
@@ -373,8 +395,10 @@ int Main(int argc, char** argv) {
     std::printf("| %-34s | %8zu | %7.3f | %7.3f | %7.3f | %5.2fx |\n", what, l.calls, l.p50_ms,
                 l.p99_ms, l.max_ms, base.p99_ms > 0 ? l.p99_ms / base.p99_ms : 0.0);
   };
-  std::printf("\n100 clients: each its own connection, one call every %d ms (%d calls/s in all)\n",
-              interval_ms, interval_ms > 0 ? 100 * 1000 / interval_ms : 0);
+  std::printf(
+      "\n100 clients: each its own connection, one call every %d ms (%d calls/s in all);"
+      " median p99 of %d runs\n",
+      interval_ms, interval_ms > 0 ? 100 * 1000 / interval_ms : 0, runs);
   std::printf("\n| measurement | calls | p50 ms | p99 ms | max ms | p99 vs daemon.version |\n");
   std::printf("|---|---|---|---|---|---|\n");
   row("daemon.version, 1 client", v1, v1);
@@ -382,7 +406,8 @@ int Main(int argc, char** argv) {
   row("daemon.version, 100 clients", v100, v100);
   row("job.get, 100 clients", g100, v100);
   row("job.get, 100 clients, during run", g_load, v100);
-  std::printf("\n| deployments | ready | wall s | vs 1 alone | daemon peak RSS MiB | daemon CPU s |\n");
+  std::printf(
+      "\n| deployments | ready | wall s | vs 1 alone | daemon peak RSS MiB | daemon CPU s |\n");
   std::printf("|---|---|---|---|---|---|\n");
   std::printf("| 1 (baseline) | %d | %.2f | 1.00x | | |\n", ready1, wall1);
   std::printf("| %d at once | %d | %.2f | %.2fx | %.1f | %.2f |\n", n, ready_n, wall_n,
@@ -402,8 +427,11 @@ int Main(int argc, char** argv) {
 
   if (!json_path.empty()) {
     auto lj = [](const Latency& l) {
-      return json{{"calls", l.calls}, {"errors", l.errors}, {"p50_ms", l.p50_ms},
-                  {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
+      return json{{"calls", l.calls},
+                  {"errors", l.errors},
+                  {"p50_ms", l.p50_ms},
+                  {"p99_ms", l.p99_ms},
+                  {"max_ms", l.max_ms}};
     };
     json out = {{"latency",
                  {{"version_1", lj(v1)},

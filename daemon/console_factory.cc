@@ -10,8 +10,8 @@ namespace fruix::daemon {
 
 job::ConsoleSourceFactory MakeConsoleFactory(xenapi::Session& session, http::HttpClient& http,
                                              ssh::SshClient& ssh) {
-  return [&session, &http, &ssh](const job::ConsoleRequest& req)
-             -> Result<std::unique_ptr<console::ConsoleSource>> {
+  return [&session, &http,
+          &ssh](const job::ConsoleRequest& req) -> Result<std::unique_ptr<console::ConsoleSource>> {
     const std::string& kind = req.spec.kind;
     if (kind == console::kXapiVt100Kind) {
       return std::unique_ptr<console::ConsoleSource>(

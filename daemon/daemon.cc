@@ -24,11 +24,16 @@ namespace {
 
 spdlog::level::level_enum SpdLevel(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return spdlog::level::trace;
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -97,9 +102,10 @@ struct Daemon::Impl {
     dispatcher->SetPolicy(*policy);
     service->SetConfig(config);
     spdlog::default_logger()->set_level(SpdLevel(config->daemon.log_level));
-    spdlog::info("SIGHUP: configuration reloaded from {} ({} pools, {} targets); running jobs "
-                 "keep theirs",
-                 config_path.string(), config->pools.size(), config->targets.size());
+    spdlog::info(
+        "SIGHUP: configuration reloaded from {} ({} pools, {} targets); running jobs "
+        "keep theirs",
+        config_path.string(), config->pools.size(), config->targets.size());
   }
 
   void BeginShutdown(int signo) {
@@ -158,8 +164,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const std::filesystem::path& confi
   options.owner = OwnerName(d);
   options.lease_ttl = d.lease_ttl;
   options.version = std::string(kVersion);
-  impl->service = std::make_unique<JobService>(*impl->store, *impl->pools, *impl->ssh,
-                                               impl->config, options);
+  impl->service =
+      std::make_unique<JobService>(*impl->store, *impl->pools, *impl->ssh, impl->config, options);
   auto interrupted = impl->service->Recover("fruixd stopped while the job ran");
   if (!interrupted.ok()) return interrupted.error().WithContext("recovering the job history");
 
@@ -174,10 +180,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const std::filesystem::path& confi
 
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGTERM, SIGINT, SIGHUP);
   impl->WaitForSignal();
-  spdlog::info("fruixd {} ready on {} (state {}, owner {}, {} pools, {} targets, {} jobs "
-               "interrupted)",
-               kVersion, d.socket.string(), d.state_dir.string(), options.owner,
-               impl->config->pools.size(), impl->config->targets.size(), interrupted->size());
+  spdlog::info(
+      "fruixd {} ready on {} (state {}, owner {}, {} pools, {} targets, {} jobs "
+      "interrupted)",
+      kVersion, d.socket.string(), d.state_dir.string(), options.owner, impl->config->pools.size(),
+      impl->config->targets.size(), interrupted->size());
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
 

@@ -69,6 +69,11 @@ bool PendingCall::Succeed(const json& result) {
   return Complete(notification_ ? std::string() : proto::EncodeResult(id_, result));
 }
 
+bool PendingCall::SucceedRaw(std::string_view result_json) {
+  if (completed()) return false;
+  return Complete(notification_ ? std::string() : proto::EncodeResultRaw(id_, result_json));
+}
+
 bool PendingCall::Fail(const RpcError& error) {
   if (completed()) return false;
   if (notification_) {

@@ -79,6 +79,8 @@ class PendingCall {
 
   // Answers with `result` (the method's result as JSON). False when already completed.
   bool Succeed(const nlohmann::json& result);
+  // Answers with a result already encoded as compact JSON (see proto::EncodeResultRaw).
+  bool SucceedRaw(std::string_view result_json);
   // Answers with `error`. False when already completed.
   bool Fail(const proto::RpcError& error);
   bool completed() const { return done_.load(std::memory_order_acquire); }
@@ -110,6 +112,9 @@ class Reply {
   explicit Reply(std::shared_ptr<internal::PendingCall> call) : call_(std::move(call)) {}
 
   bool Ok(const R& result) const { return call_->Succeed(proto::ToJson(result)); }
+  // Ok() for a result already encoded: `result_json` must be proto::ToJson(R) dumped compactly
+  // (e.g. cached for an object that no longer changes).
+  bool OkEncoded(std::string_view result_json) const { return call_->SucceedRaw(result_json); }
   bool Fail(const proto::RpcError& error) const { return call_->Fail(error); }
   // Through proto::ToRpcError (kInvalidArgument → invalid params, kNotFound → not found, ...).
   bool Fail(const Error& error) const { return call_->Fail(proto::ToRpcError(error)); }

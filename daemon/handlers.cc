@@ -45,8 +45,7 @@ class OrderedSink {
   std::vector<std::string> held_;
 };
 
-Result<std::shared_ptr<vhd::SourceFile>> TakeImage(const proto::ImageRef& image,
-                                                   CallContext& ctx) {
+Result<std::shared_ptr<vhd::SourceFile>> TakeImage(const proto::ImageRef& image, CallContext& ctx) {
   if (!image.passed_fd) {
     if (ctx.peer.uid != 0 && ctx.peer.uid != ::geteuid()) {
       return Error::PermissionDenied(
@@ -64,26 +63,25 @@ Result<std::shared_ptr<vhd::SourceFile>> TakeImage(const proto::ImageRef& image,
   if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY) {
     return Error::InvalidArgument("the image descriptor passed is not open for reading");
   }
-  const std::string name = image.path.empty() ? "image passed by " + PeerName(ctx.peer) : image.path;
+  const std::string name =
+      image.path.empty() ? "image passed by " + PeerName(ctx.peer) : image.path;
   return vhd::SourceFile::Adopt(ctx.fds[0].Release(), name);
 }
 
 }  // namespace
 
 void RegisterHandlers(Dispatcher& d, JobService& service, HandlerOptions options) {
-  d.Register(proto::kDaemonVersion,
-             [version = options.version](proto::VersionParams, CallContext&,
-                                         Reply<proto::VersionResult> reply) {
-               reply.Ok({version, proto::kProtocolVersion, "fruix.job-report/1"});
+  d.Register(proto::kDaemonVersion, [version = options.version](proto::VersionParams, CallContext&,
+                                                                Reply<proto::VersionResult> reply) {
+    reply.Ok({version, proto::kProtocolVersion, "fruix.job-report/1"});
+  });
+  d.Register(proto::kDaemonHealth,
+             [&service](proto::HealthParams, CallContext&, Reply<proto::HealthResult> reply) {
+               reply.Ok(service.Health());
              });
-  d.Register(proto::kDaemonHealth, [&service](proto::HealthParams, CallContext&,
-                                              Reply<proto::HealthResult> reply) {
-    reply.Ok(service.Health());
-  });
-  d.Register(proto::kTargetsList, [&service](proto::TargetsListParams, CallContext&,
-                                             Reply<proto::TargetsListResult> reply) {
-    reply.Ok(service.Targets());
-  });
+  d.Register(proto::kTargetsList,
+             [&service](proto::TargetsListParams, CallContext&,
+                        Reply<proto::TargetsListResult> reply) { reply.Ok(service.Targets()); });
   d.Register(proto::kDeployStart, [&service](proto::DeployStartParams params, CallContext& ctx,
                                              Reply<proto::DeployStartResult> reply) {
     auto image = TakeImage(params.image, ctx);
@@ -108,6 +106,10 @@ void RegisterHandlers(Dispatcher& d, JobService& service, HandlerOptions options
   });
   d.Register(proto::kJobGet, [&service](proto::JobGetParams params, CallContext&,
                                         Reply<proto::JobGetResult> reply) {
+    if (auto encoded = service.EncodedGet(params.job_id, params.report)) {
+      reply.OkEncoded(*encoded);
+      return;
+    }
     auto job = service.Get(params.job_id, params.report);
     if (!job.ok()) {
       reply.Fail(job.error());

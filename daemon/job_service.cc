@@ -74,7 +74,8 @@ job::JobReport EarlyReport(const store::JobRow& row, job::Phase end, const std::
   r.duration = std::chrono::duration_cast<milliseconds>(*r.finished_at - started);
   job::PhaseRecord p;
   p.phase = job::Phase::kPreflight;
-  p.status = end == job::Phase::kCancelled ? job::PhaseStatus::kCancelled : job::PhaseStatus::kFailed;
+  p.status =
+      end == job::Phase::kCancelled ? job::PhaseStatus::kCancelled : job::PhaseStatus::kFailed;
   p.started_at = started;
   p.duration = r.duration;
   p.detail = message;
@@ -121,6 +122,7 @@ struct JobService::Impl {
     store::JobRow row;
     proto::JobInfo info;  // without report
     nlohmann::json report;
+    std::shared_ptr<const std::string> encoded[2];  // job.get results, [with_report], lazily
   };
 
   Impl(store::JobStore& s, PoolRegistry& p, ssh::SshClient& sh, std::shared_ptr<const Config> c,
@@ -136,9 +138,9 @@ struct JobService::Impl {
   std::shared_ptr<const Config> config;
   JobServiceOptions options;
   bool accepting = true;
-  std::map<std::string, std::shared_ptr<Job>> active;  // queued and running
+  std::map<std::string, std::shared_ptr<Job>> active;      // queued and running
   std::map<std::string, std::deque<std::string>> vm_jobs;  // vm uuid → its jobs, holder first
-  std::deque<std::string> pending;                     // queued job ids, FIFO
+  std::deque<std::string> pending;                         // queued job ids, FIFO
   size_t running_count = 0;
   std::map<std::string, Finished> recent;
   std::deque<std::string> recent_order;
@@ -208,8 +210,8 @@ struct JobService::Impl {
       store::JobRow job_row;
       {
         std::lock_guard lock(impl_.mu);
-        auto [it, inserted] = job_->phase_seq.emplace(
-            record.phase, static_cast<int64_t>(job_->phase_seq.size()));
+        auto [it, inserted] =
+            job_->phase_seq.emplace(record.phase, static_cast<int64_t>(job_->phase_seq.size()));
         row.job_id = job_->id;
         row.seq = it->second;
         row.phase = std::string(job::ToString(record.phase));
@@ -238,7 +240,8 @@ struct JobService::Impl {
       job_->progress = p;
       const auto now = Clock::now();
       const bool last = p.bytes_total > 0 && p.bytes_sent == p.bytes_total;
-      if (!p.retrying_because.empty() || last || now - job_->last_progress_event >= milliseconds(100)) {
+      if (!p.retrying_because.empty() || last ||
+          now - job_->last_progress_event >= milliseconds(100)) {
         job_->last_progress_event = now;
         proto::JobEvent e = impl_.Event(*job_, "progress");
         e.progress = ProgressInfoOf(p);
@@ -300,9 +303,9 @@ struct JobService::Impl {
       auto taken = AcquireLease(*connection->session, req);
       if (!taken.ok()) {
         const bool held = taken.error().code() == ErrorCode::kFailedPrecondition;
-        report = EarlyReport(row, job::Phase::kFailed,
-                             held ? "lease-held" : FailureCode(taken.error()),
-                             taken.error().message(), started);
+        report =
+            EarlyReport(row, job::Phase::kFailed, held ? "lease-held" : FailureCode(taken.error()),
+                        taken.error().message(), started);
       } else {
         lease = req;
         report = RunWithLease(job, *connection, req);
@@ -365,9 +368,9 @@ struct JobService::Impl {
     if (auto r = store.FinishJob(row, phases); !r.ok()) {
       spdlog::error("job {}: recording its end failed: {}", job->id, r.error().ToString());
     }
-    spdlog::info("job {}: {}{}", job->id, row.state,
-                 row.failure_code.empty() ? "" : " (" + row.failure_code + ": " +
-                                                     row.failure_message + ")");
+    spdlog::info(
+        "job {}: {}{}", job->id, row.state,
+        row.failure_code.empty() ? "" : " (" + row.failure_code + ": " + row.failure_message + ")");
     std::lock_guard lock(mu);
     job->row = row;
     Retire(job, phases);
@@ -472,8 +475,8 @@ Result<proto::DeployStartResult> JobService::Start(DeployRequest request,
       std::string known;
       for (const auto& [name, unused] : cfg->targets) known += (known.empty() ? "" : ", ") + name;
       return Refuse(refusal, proto::RpcCode::kNotFound,
-                    Error::NotFound("unknown target \"" + p.target + "\" (configured: " +
-                                    (known.empty() ? "none" : known) + ")"),
+                    Error::NotFound("unknown target \"" + p.target +
+                                    "\" (configured: " + (known.empty() ? "none" : known) + ")"),
                     {{"target", p.target}});
     }
     target = *t;
@@ -573,10 +576,10 @@ Result<proto::DeployStartResult> JobService::Start(DeployRequest request,
       vm_busy || impl_->running_count >= static_cast<size_t>(impl_->options.max_concurrent_jobs);
   if (must_wait &&
       impl_->pending.size() >= static_cast<size_t>(std::max(0, impl_->options.max_queued_jobs))) {
-    return Refuse(refusal, proto::RpcCode::kQueueFull,
-                  Error::Unavailable("the job queue is full (" +
-                                     std::to_string(impl_->pending.size()) +
-                                     " jobs wait; max_queued_jobs)"));
+    return Refuse(
+        refusal, proto::RpcCode::kQueueFull,
+        Error::Unavailable("the job queue is full (" + std::to_string(impl_->pending.size()) +
+                           " jobs wait; max_queued_jobs)"));
   }
   if (auto r = impl_->store.CreateJob(row); !r.ok()) {
     return Refuse(refusal, proto::RpcCode::kUnavailable,
@@ -592,8 +595,8 @@ Result<proto::DeployStartResult> JobService::Start(DeployRequest request,
   impl_->vm_jobs[job->vm].push_back(id);
   impl_->pending.push_back(id);
   impl_->Pump();
-  spdlog::info("job {}: accepted from {} (uid {}) for VM {}, image {}", id,
-               row.requested_by_user, row.requested_by_uid, row.vm_uuid, row.image);
+  spdlog::info("job {}: accepted from {} (uid {}) for VM {}, image {}", id, row.requested_by_user,
+               row.requested_by_uid, row.vm_uuid, row.image);
   proto::DeployStartResult result;
   result.job_id = id;
   result.state = job->started ? "running" : "queued";
@@ -616,6 +619,22 @@ Result<proto::JobInfo> JobService::Get(const std::string& job_id, bool with_repo
   FRUIX_ASSIGN_OR_RETURN(store::JobRow row, impl_->store.GetJob(job_id));
   FRUIX_ASSIGN_OR_RETURN(std::vector<store::PhaseRow> phases, impl_->store.Phases(job_id));
   return InfoFromRow(row, phases, with_report);
+}
+
+std::shared_ptr<const std::string> JobService::EncodedGet(const std::string& job_id,
+                                                          bool with_report) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->recent.find(job_id);
+  if (it == impl_->recent.end()) return nullptr;
+  Impl::Finished& f = it->second;
+  std::shared_ptr<const std::string>& slot = f.encoded[with_report ? 1 : 0];
+  if (!slot) {
+    proto::JobGetResult result{f.info};
+    if (with_report) result.job.report = f.report;
+    slot = std::make_shared<const std::string>(
+        proto::ToJson(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return slot;
 }
 
 Result<proto::JobListResult> JobService::List(const proto::JobListParams& params) {
@@ -786,8 +805,9 @@ proto::HealthResult JobService::Health() const {
   auto version = impl_->store.SchemaVersion();
   h.store = version.ok() ? "ok" : version.error().ToString();
   if (h.status == "ok") {
-    const bool pool_error = std::any_of(h.pools.begin(), h.pools.end(),
-                                        [](const proto::PoolHealth& p) { return p.state == "error"; });
+    const bool pool_error =
+        std::any_of(h.pools.begin(), h.pools.end(),
+                    [](const proto::PoolHealth& p) { return p.state == "error"; });
     if (pool_error || !version.ok()) h.status = "degraded";
   }
   return h;
@@ -806,7 +826,8 @@ proto::TargetsListResult JobService::Targets() const {
     info.mac = t.mac;
     info.console = t.settings.console.kind;
     info.ssh = t.settings.ssh.has_value();
-    if (auto it = impl_->vm_jobs.find(t.vm_uuid); it != impl_->vm_jobs.end() && !it->second.empty()) {
+    if (auto it = impl_->vm_jobs.find(t.vm_uuid);
+        it != impl_->vm_jobs.end() && !it->second.empty()) {
       info.active_job = it->second.front();
     }
     out.targets.push_back(std::move(info));

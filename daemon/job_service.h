@@ -86,6 +86,9 @@ class JobService {
   Result<proto::DeployStartResult> Start(DeployRequest request, proto::RpcError* refusal);
 
   Result<proto::JobInfo> Get(const std::string& job_id, bool with_report);
+  // job.get's result (proto::JobGetResult) already encoded as compact JSON, for a finished job
+  // still in the in-memory cache (encoded once, then shared); nullptr otherwise (use Get).
+  std::shared_ptr<const std::string> EncodedGet(const std::string& job_id, bool with_report);
   Result<proto::JobListResult> List(const proto::JobListParams& params);
   // Cancels a queued job at once (state cancelled) or asks a running one to stop (its end event
   // follows). kFailedPrecondition for a job that already ended; kNotFound for an unknown id.

@@ -69,9 +69,15 @@ void ApplyReport(const job::JobReport& report, store::JobRow* row) {
     row->phase = report.phases.empty() ? "preflight"
                                        : std::string(job::ToString(report.phases.back().phase));
     switch (report.state) {
-      case job::Phase::kReady: row->state = "ready"; break;
-      case job::Phase::kCancelled: row->state = "cancelled"; break;
-      default: row->state = "failed"; break;
+      case job::Phase::kReady:
+        row->state = "ready";
+        break;
+      case job::Phase::kCancelled:
+        row->state = "cancelled";
+        break;
+      default:
+        row->state = "failed";
+        break;
     }
   } else {
     row->state = "running";

@@ -13,8 +13,7 @@ int main(int argc, char** argv) {
   app.name("fruixd");
   std::string config_path(fruix::daemon::kDefaultConfigPath);
   bool check_only = false;
-  app.add_option("-c,--config", config_path, "Configuration file")
-      ->capture_default_str();
+  app.add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only,
                "Load and check the configuration, print a summary, and exit");
   app.set_version_flag("--version", std::string("fruixd ") + std::string(fruix::daemon::kVersion));

@@ -28,8 +28,8 @@ namespace fruix::daemon {
 
 struct PoolConnection {
   PoolConfig config;
-  std::unique_ptr<http::HttpClient> http;     // XML-RPC, uploads, console tunnels
-  std::unique_ptr<xenapi::Session> session;   // declared after http: destroyed (logged out) first
+  std::unique_ptr<http::HttpClient> http;    // XML-RPC, uploads, console tunnels
+  std::unique_ptr<xenapi::Session> session;  // declared after http: destroyed (logged out) first
   ~PoolConnection();
 };
 

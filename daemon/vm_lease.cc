@@ -12,7 +12,8 @@ using xenapi::Api;
 using xenapi::VmRecord;
 
 std::string EncodeLease(const Lease& lease) {
-  return json{{"owner", lease.owner}, {"job", lease.job_id}, {"expires", FormatRfc3339(lease.expires)}}
+  return json{
+      {"owner", lease.owner}, {"job", lease.job_id}, {"expires", FormatRfc3339(lease.expires)}}
       .dump();
 }
 
@@ -34,11 +35,10 @@ Result<Lease> DecodeLease(std::string_view text) {
 namespace {
 
 Error Held(const LeaseRequest& r, const Lease& held) {
-  return Error::FailedPrecondition("VM " + r.vm_uuid + " is leased by fruixd \"" + held.owner +
-                                   "\" (job " + held.job_id + ") until " +
-                                   FormatRfc3339(held.expires) +
-                                   "; wait for that job or remove other_config:" +
-                                   std::string(kLeaseKey) + " if that daemon is gone");
+  return Error::FailedPrecondition(
+      "VM " + r.vm_uuid + " is leased by fruixd \"" + held.owner + "\" (job " + held.job_id +
+      ") until " + FormatRfc3339(held.expires) + "; wait for that job or remove other_config:" +
+      std::string(kLeaseKey) + " if that daemon is gone");
 }
 
 Result<std::optional<Lease>> Current(const Api& api, const OpaqueRef& vm) {

@@ -81,7 +81,8 @@ rc=0
 "$fruixctl_bin" deploy fruix-freebsd "$work/fruix.img" --follow --console || rc=$?
 
 echo "=== the job's report (fruixctl status) ==="
-job=$("$fruixctl_bin" --json list --limit 1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+job=$("$fruixctl_bin" --json list --limit 1 |
+      /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs"][0]["job_id"])')
 "$fruixctl_bin" status "$job"
 echo "=== deploying the same image again: its content is already on the VDI ==="
 "$fruixctl_bin" deploy fruix-freebsd "$work/fruix.img" --wait || rc=$?

@@ -17,11 +17,11 @@
 namespace fruix::proto {
 
 // Documented maxima (bytes for strings, items for lists).
-inline constexpr size_t kMaxId = 64;          // job ids, names of targets and pools
+inline constexpr size_t kMaxId = 64;  // job ids, names of targets and pools
 inline constexpr size_t kMaxUuid = 36;
 inline constexpr size_t kMaxPath = 4096;
-inline constexpr size_t kMaxText = 8192;      // messages, details, console lines
-inline constexpr size_t kMaxList = 1000;      // list members
+inline constexpr size_t kMaxText = 8192;  // messages, details, console lines
+inline constexpr size_t kMaxList = 1000;  // list members
 inline constexpr size_t kMaxLogChunk = 512 * 1024;
 
 class Fields {

@@ -54,19 +54,32 @@ Error FromRpcError(const RpcError& e) {
 
 std::string_view RpcCodeName(int code) {
   switch (static_cast<RpcCode>(code)) {
-    case RpcCode::kParseError: return "parse error";
-    case RpcCode::kInvalidRequest: return "invalid request";
-    case RpcCode::kMethodNotFound: return "method not found";
-    case RpcCode::kInvalidParams: return "invalid params";
-    case RpcCode::kInternalError: return "internal error";
-    case RpcCode::kNotFound: return "not found";
-    case RpcCode::kBusy: return "busy";
-    case RpcCode::kPermissionDenied: return "permission denied";
-    case RpcCode::kLeaseHeld: return "lease held";
-    case RpcCode::kQueueFull: return "queue full";
-    case RpcCode::kShuttingDown: return "shutting down";
-    case RpcCode::kFailedPrecondition: return "failed precondition";
-    case RpcCode::kUnavailable: return "unavailable";
+    case RpcCode::kParseError:
+      return "parse error";
+    case RpcCode::kInvalidRequest:
+      return "invalid request";
+    case RpcCode::kMethodNotFound:
+      return "method not found";
+    case RpcCode::kInvalidParams:
+      return "invalid params";
+    case RpcCode::kInternalError:
+      return "internal error";
+    case RpcCode::kNotFound:
+      return "not found";
+    case RpcCode::kBusy:
+      return "busy";
+    case RpcCode::kPermissionDenied:
+      return "permission denied";
+    case RpcCode::kLeaseHeld:
+      return "lease held";
+    case RpcCode::kQueueFull:
+      return "queue full";
+    case RpcCode::kShuttingDown:
+      return "shutting down";
+    case RpcCode::kFailedPrecondition:
+      return "failed precondition";
+    case RpcCode::kUnavailable:
+      return "unavailable";
   }
   return "error";
 }
@@ -79,8 +92,9 @@ std::string Line(const json& j) {
   return s;
 }
 
-bool UsableId(const json& id) { return id.is_string() || id.is_number_integer() ||
-                                       id.is_number_unsigned(); }
+bool UsableId(const json& id) {
+  return id.is_string() || id.is_number_integer() || id.is_number_unsigned();
+}
 
 std::optional<json> Parse(std::string_view line) {
   json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
@@ -104,9 +118,9 @@ std::variant<Request, BadRequest> DecodeRequest(std::string_view line) {
                                             "request object per line")};
   }
   if (!j.is_object()) {
-    return BadRequest{nullptr, RpcError::Of(RpcCode::kInvalidRequest,
-                                            "a request must be a JSON object, got " +
-                                                std::string(j.type_name()))};
+    return BadRequest{
+        nullptr, RpcError::Of(RpcCode::kInvalidRequest, "a request must be a JSON object, got " +
+                                                            std::string(j.type_name()))};
   }
   json id = nullptr;
   bool has_id = j.contains("id");
@@ -114,19 +128,18 @@ std::variant<Request, BadRequest> DecodeRequest(std::string_view line) {
     if (UsableId(j["id"])) {
       id = j["id"];
     } else if (!j["id"].is_null()) {
-      return BadRequest{nullptr, RpcError::Of(RpcCode::kInvalidRequest,
-                                              "\"id\" must be a string or an integer")};
+      return BadRequest{
+          nullptr, RpcError::Of(RpcCode::kInvalidRequest, "\"id\" must be a string or an integer")};
     }
   }
   auto jsonrpc = j.find("jsonrpc");
   if (jsonrpc == j.end() || *jsonrpc != "2.0") {
-    return BadRequest{id, RpcError::Of(RpcCode::kInvalidRequest,
-                                       "\"jsonrpc\" must be \"2.0\"")};
+    return BadRequest{id, RpcError::Of(RpcCode::kInvalidRequest, "\"jsonrpc\" must be \"2.0\"")};
   }
   auto method = j.find("method");
   if (method == j.end() || !method->is_string() || method->get_ref<const std::string&>().empty()) {
-    return BadRequest{id, RpcError::Of(RpcCode::kInvalidRequest,
-                                       "\"method\" must be a non-empty string")};
+    return BadRequest{
+        id, RpcError::Of(RpcCode::kInvalidRequest, "\"method\" must be a non-empty string")};
   }
   Request r;
   r.id = id;
@@ -143,8 +156,7 @@ std::variant<Request, BadRequest> DecodeRequest(std::string_view line) {
                                            std::string(params->type_name()))};
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() != "jsonrpc" && it.key() != "id" && it.key() != "method" &&
-        it.key() != "params") {
+    if (it.key() != "jsonrpc" && it.key() != "id" && it.key() != "method" && it.key() != "params") {
       return BadRequest{id, RpcError::Of(RpcCode::kInvalidRequest,
                                          "unknown member \"" + it.key() + "\" in the request")};
     }
@@ -193,6 +205,15 @@ std::string EncodeRequest(const json& id, std::string_view method, const json& p
 
 std::string EncodeResult(const json& id, const json& result) {
   return Line(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+}
+
+std::string EncodeResultRaw(const json& id, std::string_view result_json) {
+  std::string line = "{\"id\":";
+  line += id.dump(-1, ' ', false, json::error_handler_t::replace);
+  line += ",\"jsonrpc\":\"2.0\",\"result\":";
+  line += result_json;
+  line += "}\n";
+  return line;
 }
 
 std::string EncodeError(const json& id, const RpcError& error) {

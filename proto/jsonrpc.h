@@ -92,6 +92,10 @@ std::string EncodeRequest(const nlohmann::json& id, std::string_view method,
                           const nlohmann::json& params);
 std::string EncodeResult(const nlohmann::json& id, const nlohmann::json& result);
 std::string EncodeError(const nlohmann::json& id, const RpcError& error);
+// EncodeResult for a result already encoded as compact JSON (e.g. cached), without re-parsing it:
+// the same bytes as EncodeResult(id, nlohmann::json::parse(result_json)) when result_json is a
+// compact nlohmann dump. REQUIRES: result_json is valid compact JSON.
+std::string EncodeResultRaw(const nlohmann::json& id, std::string_view result_json);
 std::string EncodeNotification(std::string_view method, const nlohmann::json& params);
 
 // Splits a byte stream into lines of at most kMaxMessageBytes. A line over the limit is reported

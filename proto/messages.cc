@@ -8,7 +8,7 @@ namespace fruix::proto {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> kStates = {"queued", "ready",     "failed",
+constexpr std::array<std::string_view, 6> kStates = {"queued",    "ready",       "failed",
                                                      "cancelled", "interrupted", "running"};
 constexpr size_t kMaxReportBytes = 768 * 1024;
 
@@ -117,9 +117,13 @@ Result<TargetsListParams> FromJson(const json& j, const std::string& path,
   return Done(f, TargetsListParams{});
 }
 json ToJson(const TargetInfo& t) {
-  json j = {{"name", t.name},         {"pool", t.pool},       {"vm_uuid", t.vm_uuid},
-            {"vdi_uuid", t.vdi_uuid}, {"network_uuid", t.network_uuid},
-            {"console", t.console},   {"ssh", t.ssh}};
+  json j = {{"name", t.name},
+            {"pool", t.pool},
+            {"vm_uuid", t.vm_uuid},
+            {"vdi_uuid", t.vdi_uuid},
+            {"network_uuid", t.network_uuid},
+            {"console", t.console},
+            {"ssh", t.ssh}};
   PutIf(j, "mac", t.mac);
   PutIf(j, "active_job", t.active_job);
   return j;
@@ -180,7 +184,8 @@ Result<ImageRef> FromJson(const json& j, const std::string& path, const ImageRef
   f.NoOthers();
   FRUIX_RETURN_IF_ERROR(f.Finish());
   if (!i.passed_fd && i.path.empty()) {
-    return Error::InvalidArgument(path + ": needs passed_fd (a descriptor sent with the request) "
+    return Error::InvalidArgument(path +
+                                  ": needs passed_fd (a descriptor sent with the request) "
                                   "or an absolute path");
   }
   if (!i.passed_fd && i.path.front() != '/') {
@@ -249,7 +254,8 @@ Result<DeployStartParams> FromJson(const json& j, const std::string& path,
   f.NoOthers();
   FRUIX_RETURN_IF_ERROR(f.Finish());
   if (p.target.empty() == !p.explicit_target) {
-    return Error::InvalidArgument(path + ": name exactly one of \"target\" (a configured target) "
+    return Error::InvalidArgument(path +
+                                  ": name exactly one of \"target\" (a configured target) "
                                   "or \"explicit\" (pool, vm_uuid, vdi_uuid, network_uuid)");
   }
   return p;
@@ -287,8 +293,8 @@ Result<PhaseInfo> FromJson(const json& j, const std::string& path, const PhaseIn
   return Done(f, p);
 }
 json ToJson(const FailureInfo& x) {
-  json j = {{"phase", x.phase}, {"code", x.code}, {"class", x.failure_class},
-            {"message", x.message}};
+  json j = {
+      {"phase", x.phase}, {"code", x.code}, {"class", x.failure_class}, {"message", x.message}};
   if (!x.console_excerpt.empty()) j["console_excerpt"] = x.console_excerpt;
   return j;
 }
@@ -532,7 +538,7 @@ Result<JobLogParams> FromJson(const json& j, const std::string& path, const JobL
   return p;
 }
 json ToJson(const JobLogResult& r) {
-  return {{"job_id", r.job_id}, {"path", r.path},     {"offset", r.offset},
+  return {{"job_id", r.job_id},           {"path", r.path}, {"offset", r.offset},
           {"next_offset", r.next_offset}, {"size", r.size}, {"data", r.data},
           {"complete", r.complete}};
 }

@@ -62,8 +62,8 @@ struct TargetInfo {
   std::string vdi_uuid;
   std::string network_uuid;
   std::string mac;
-  std::string console;  // console kind
-  bool ssh = false;     // has an SSH readiness check
+  std::string console;     // console kind
+  bool ssh = false;        // has an SSH readiness check
   std::string active_job;  // the job that holds the VM now ("" = none)
 };
 struct TargetsListResult {
@@ -94,7 +94,7 @@ struct DeployOptions {
   std::optional<std::string> after_run;  // "leave-running" | "shutdown" | "shutdown-on-success"
   std::optional<std::string> expected_marker;  // marker content to require (a build id)
   std::optional<std::string> marker_path;
-  std::optional<bool> ssh;                     // false skips the SSH readiness check
+  std::optional<bool> ssh;                      // false skips the SSH readiness check
   std::map<std::string, uint64_t> timeouts_ms;  // phase name → timeout
   bool queue = false;  // queue behind a running job on the same VM instead of being refused
 };
@@ -120,7 +120,7 @@ struct PhaseInfo {
 };
 struct FailureInfo {
   std::string phase;
-  std::string code;  // "xapi:VDI_IO_ERROR", "console:panic", "ssh:marker-missing", ...
+  std::string code;           // "xapi:VDI_IO_ERROR", "console:panic", "ssh:marker-missing", ...
   std::string failure_class;  // "guest" | "infrastructure"
   std::string message;
   std::vector<std::string> console_excerpt;
@@ -190,7 +190,7 @@ struct JobCancelResult {
 // ---- job.watch ----  (then "job.event" notifications until the job ends)
 struct JobWatchParams {
   std::string job_id;
-  bool console = false;      // send console lines
+  bool console = false;        // send console lines
   uint64_t console_since = 0;  // send kept lines with seq > console_since (0 = all kept)
 };
 struct JobWatchResult {
@@ -240,8 +240,8 @@ struct JobLogResult {
 };
 
 // JSON form of each type, and its decoder (path = the member path used in error messages).
-#define FRUIX_PROTO_MESSAGE(T)  \
-  json ToJson(const T& value);  \
+#define FRUIX_PROTO_MESSAGE(T) \
+  json ToJson(const T& value); \
   Result<T> FromJson(const json& j, const std::string& path, const T* /*tag*/);
 FRUIX_PROTO_MESSAGE(VersionParams)
 FRUIX_PROTO_MESSAGE(VersionResult)

@@ -181,8 +181,8 @@ Result<HttpResponse> PlainHttpPut(const PlainPutRequest& request) {
   HttpResponse response;
   char chunk[16384];
   while (true) {
-    if (header_end != std::string::npos && content_length &&
-        buf.size() >= header_end + *content_length) {
+    if (header_end != std::string::npos && content_length.has_value() &&
+        buf.size() >= header_end + content_length.value_or(0)) {
       break;
     }
     ssize_t n = ::recv(fd.get(), chunk, sizeof(chunk), 0);

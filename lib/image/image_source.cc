@@ -14,8 +14,7 @@ Result<ImageSource> ImageSource::Open(const std::string& path, bool allow_proble
   return FromFile(std::move(info), std::move(file), allow_problems);
 }
 
-Result<ImageSource> ImageSource::Open(std::shared_ptr<vhd::SourceFile> file,
-                                      bool allow_problems) {
+Result<ImageSource> ImageSource::Open(std::shared_ptr<vhd::SourceFile> file, bool allow_problems) {
   const std::string& path = file->path();
   auto size = file->Size();
   if (!size.ok()) {

@@ -515,7 +515,8 @@ Result<ImportResult> Importer::Import(std::string_view vdi_uuid, const image::Im
   FRUIX_ASSIGN_OR_RETURN(xenapi::VdiRecord vdi, api.GetRecord<xenapi::VdiRecord>(*vdi_ref));
   FRUIX_RETURN_IF_ERROR(CheckVdiUsable(api, uuid, vdi));
   if (!source.usable()) {
-    return Error::InvalidArgument("image " + image_path + " has problems; run fruixctl image "
+    return Error::InvalidArgument("image " + image_path +
+                                  " has problems; run fruixctl image "
                                   "check on it");
   }
   const uint64_t vdi_size = static_cast<uint64_t>(std::max<int64_t>(vdi.virtual_size, 0));

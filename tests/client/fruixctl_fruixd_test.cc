@@ -80,8 +80,8 @@ TEST_F(FruixctlFruixdTest, DeployFollowToReadyThenInspect) {
   auto r = Fruixctl({"deploy", "one", image_, "--follow", "--marker-content", "build-42"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   size_t at = 0;
-  for (const char* phase : {"preflight", "prepare", "upload", "attach", "start", "boot",
-                            "network", "ssh"}) {
+  for (const char* phase :
+       {"preflight", "prepare", "upload", "attach", "start", "boot", "network", "ssh"}) {
     const size_t found = r.out.find(phase, at);
     ASSERT_NE(found, std::string::npos) << "phase " << phase << " missing or out of order:\n"
                                         << r.out;

@@ -6,11 +6,15 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -62,8 +66,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   void Boot(json guest1 = Guest(), json guest2 = Guest(), std::string daemon_extra = "") {
-    sim_ = SimHarness::Start(testing::DeployFixture(std::move(guest1), std::move(guest2),
-                                                    kPassword));
+    sim_ =
+        SimHarness::Start(testing::DeployFixture(std::move(guest1), std::move(guest2), kPassword));
     ASSERT_NE(sim_, nullptr);
     daemon_ =
         FruixdHarness::Create(FRUIX_FRUIXD_PATH, Config(), std::move(daemon_extra), kPassword);
@@ -77,7 +81,11 @@ class DaemonTest : public ::testing::Test {
                                      sshd_->marker_path().string());
   }
   std::string Config() {
-    return testing::SimPoolToml(sim_->HttpUrl()) + Target("one", kVm, kVdi) +
+    const ssh::Endpoint ep = sshd_->Endpoint();
+    const std::string defaults = "[defaults.ssh]\nuser = \"" + ep.user + "\"\nkey = \"" +
+                                 ep.private_key_file + "\"\nport = " + std::to_string(ep.port) +
+                                 "\nmarker = \"" + sshd_->marker_path().string() + "\"\n\n";
+    return testing::SimPoolToml(sim_->HttpUrl()) + defaults + Target("one", kVm, kVdi) +
            Target("two", kVm2, kVdi2);
   }
 
@@ -206,7 +214,8 @@ TEST_F(DaemonTest, DeployToReadyStreamsEventsAndIsDurable) {
   ASSERT_TRUE(daemon_->Start().ok());
   json again = GetJob(id);
   EXPECT_EQ(again["state"], "ready");
-  EXPECT_EQ(again["phases"].size(), job["phases"].size());
+  // What the store gives after a restart is exactly what the in-memory cache gave.
+  EXPECT_EQ(again, job);
   auto list = daemon_->Call("job.list", {{"states", {"ready"}}});
   ASSERT_TRUE(list.ok());
   ASSERT_EQ((*list)["result"]["jobs"].size(), 1u);
@@ -249,6 +258,38 @@ TEST_F(DaemonTest, OneJobPerVmBusyOrQueued) {
   const json b = GetJob(second, false);
   EXPECT_LE(a["finished_at"].get<std::string>(), b["started_at"].get<std::string>());
   EXPECT_EQ(WatchToEnd(other["result"]["job_id"], false).back()["end"]["state"], "ready");
+}
+
+// Given [defaults] with an SSH check, When a deployment names its VM, VDI and network itself
+// (no target), Then it runs with the defaults to ready; a malformed uuid is refused naming it.
+TEST_F(DaemonTest, ExplicitDeployUsesTheDefaults) {
+  Boot();
+  const int fd = ::open(image_.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto r = daemon_->Call("deploy.start",
+                         {{"explicit",
+                           {{"pool", "sim"},
+                            {"vm_uuid", kVm2},
+                            {"vdi_uuid", kVdi2},
+                            {"network_uuid", testing::kDeployNet}}},
+                          {"image", {{"passed_fd", true}, {"path", image_}}}},
+                         fd);
+  ::close(fd);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->contains("result")) << r->dump();
+  const std::string id = (*r)["result"]["job_id"];
+  EXPECT_EQ(WatchToEnd(id, false).back()["end"]["state"], "ready");
+  EXPECT_EQ(GetJob(id, false)["target"], nullptr);
+  EXPECT_EQ(GetJob(id, false)["vm_uuid"], kVm2);
+  auto bad = daemon_->Call("deploy.start", {{"explicit",
+                                             {{"pool", "sim"},
+                                              {"vm_uuid", "not-a-uuid"},
+                                              {"vdi_uuid", kVdi2},
+                                              {"network_uuid", testing::kDeployNet}}},
+                                            {"image", {{"path", image_}}}});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ((*bad)["error"]["code"], -32602) << bad->dump();
+  EXPECT_NE((*bad)["error"]["message"].get<std::string>().find("not-a-uuid"), std::string::npos);
 }
 
 // Given a running job and a queued one, When both are cancelled, Then the queued one ends
@@ -319,13 +360,14 @@ TEST_F(DaemonTest, ForeignLeaseRefusesAndExpiredLeaseIsTakenOver) {
   EXPECT_NE(end["failure"]["message"].get<std::string>().find("buildhost-7"), std::string::npos);
   EXPECT_EQ(VmOtherConfig(kVm, "fruix-lease"), foreign);
 
-  ASSERT_TRUE(sim_->CallOk("VM.remove_from_other_config",
-                           {*session, sim_->RefOf("VM", kVm), "fruix-lease"})
-                  .ok());
-  ASSERT_TRUE(sim_->CallOk("VM.add_to_other_config",
-                           {*session, sim_->RefOf("VM", kVm), "fruix-lease",
-                            R"({"expires":"2001-01-01T00:00:00.000Z","job":"j-old","owner":"gone"})"})
-                  .ok());
+  ASSERT_TRUE(
+      sim_->CallOk("VM.remove_from_other_config", {*session, sim_->RefOf("VM", kVm), "fruix-lease"})
+          .ok());
+  ASSERT_TRUE(
+      sim_->CallOk("VM.add_to_other_config",
+                   {*session, sim_->RefOf("VM", kVm), "fruix-lease",
+                    R"({"expires":"2001-01-01T00:00:00.000Z","job":"j-old","owner":"gone"})"})
+          .ok());
   const std::string id2 = Deploy("one")["result"]["job_id"];
   EXPECT_EQ(WatchToEnd(id2, false).back()["end"]["state"], "ready");
   EXPECT_EQ(VmOtherConfig(kVm, "fruix-lease"), "");
@@ -337,8 +379,8 @@ TEST_F(DaemonTest, ForeignLeaseRefusesAndExpiredLeaseIsTakenOver) {
 // would let a later import be skipped.
 TEST_F(DaemonTest, SigkillMidUploadThenRestartMarksInterruptedAndReleasesTheLease) {
   Boot();
-  ASSERT_TRUE(sim_->AdminPost("/faults", R"({"method":"import_raw_vdi","task_pending_ms":60000})")
-                  .ok());
+  ASSERT_TRUE(
+      sim_->AdminPost("/faults", R"({"method":"import_raw_vdi","task_pending_ms":60000})").ok());
   const std::string id = Deploy("one")["result"]["job_id"];
   for (int i = 0; i < 300 && GetJob(id, false)["phase"] != "upload"; ++i) {
     std::this_thread::sleep_for(milliseconds(20));
@@ -426,6 +468,36 @@ TEST_F(DaemonTest, SigtermDrainsWithinTheGraceThenCancels) {
   EXPECT_EQ(GetJob(slow, false)["state"], "cancelled");
 }
 
+// Given fruixd started by a service manager (NOTIFY_SOCKET set), When it is ready and when it
+// is told to stop, Then it sends READY=1 (only once the socket answers) and STOPPING=1.
+TEST_F(DaemonTest, NotifiesTheServiceManager) {
+  sim_ = SimHarness::Start(testing::DeployFixture(Guest(), Guest(), kPassword));
+  ASSERT_NE(sim_, nullptr);
+  daemon_ = FruixdHarness::Create(FRUIX_FRUIXD_PATH, Config(), "", kPassword);
+  ASSERT_NE(daemon_, nullptr);
+  const std::string notify = (daemon_->dir() / "notify.sock").string();
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  daemon_->SetEnv("NOTIFY_SOCKET", notify);
+  ASSERT_TRUE(daemon_->Start().ok());
+  auto receive = [&]() -> std::string {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return "";
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  };
+  EXPECT_NE(receive().find("READY=1"), std::string::npos);
+  daemon_->Signal(SIGTERM);
+  EXPECT_NE(receive().find("STOPPING=1"), std::string::npos);
+  EXPECT_EQ(daemon_->Wait(seconds(20)).value_or(-1), 0);
+  ::close(fd);
+}
+
 // Given a running daemon, When its config gains a target and it gets SIGHUP, Then targets.list
 // shows the new target; a broken config on SIGHUP is refused and the old one stays.
 TEST_F(DaemonTest, SighupReloadsAndKeepsTheOldConfigOnErrors) {
@@ -442,8 +514,8 @@ TEST_F(DaemonTest, SighupReloadsAndKeepsTheOldConfigOnErrors) {
   EXPECT_TRUE(seen);
   daemon_->RewriteConfig(Config() + "[targets.broken]\npool = \"nope\"\n");
   daemon_->Signal(SIGHUP);
-  for (int i = 0; i < 100 && daemon_->Stderr().find("keeping the running configuration") ==
-                                 std::string::npos;
+  for (int i = 0;
+       i < 100 && daemon_->Stderr().find("keeping the running configuration") == std::string::npos;
        ++i) {
     std::this_thread::sleep_for(milliseconds(20));
   }
@@ -513,8 +585,7 @@ TEST_F(DaemonTest, BadRequestsGetErrorsNamingTheProblem) {
                                              {"image", {{"path", image_}}},
                                              {"options", {{"zero_fill", "sometimes"}}}});
   EXPECT_EQ((*bad_opt)["error"]["code"], -32602);
-  EXPECT_NE((*bad_opt)["error"]["message"].get<std::string>().find("sometimes"),
-            std::string::npos);
+  EXPECT_NE((*bad_opt)["error"]["message"].get<std::string>().find("sometimes"), std::string::npos);
   auto unknown_method = (*c)->Call("job.explode", json::object());
   EXPECT_EQ((*unknown_method)["error"]["code"], -32601);
   EXPECT_NE((*unknown_method)["error"]["message"].get<std::string>().find("job.explode"),

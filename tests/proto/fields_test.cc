@@ -9,7 +9,7 @@ using nlohmann::json;
 
 TEST(FieldsTest, ReadsBoundedValues) {
   // Given an object with every kind of member, When read with bounds, Then values come through.
-  json j = {{"s", "abc"}, {"b", true}, {"u", 5}, {"i", -3}, {"t", "2026-11-23T20:21:16Z"},
+  json j = {{"s", "abc"},     {"b", true}, {"u", 5}, {"i", -3}, {"t", "2026-11-23T20:21:16Z"},
             {"l", {"x", "y"}}};
   Fields f(j, "params");
   std::string s;

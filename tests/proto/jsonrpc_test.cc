@@ -52,7 +52,8 @@ TEST(JsonRpcTest, RefusesMalformedRequestsWithTheRightCodes) {
 TEST(JsonRpcTest, EncodesOneLinePerMessageAndRoundTripsThroughTheClientDecoder) {
   // Given each kind of message, When encoded, Then it is one line, and the client decodes it.
   const std::string req = EncodeRequest(1, "job.get", {{"job_id", "j"}});
-  EXPECT_EQ(req, "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"job.get\",\"params\":{\"job_id\":\"j\"}}\n");
+  EXPECT_EQ(
+      req, "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"job.get\",\"params\":{\"job_id\":\"j\"}}\n");
   const std::string ok = EncodeResult(1, {{"a", 1}});
   auto r = DecodeIncoming(ok);
   ASSERT_TRUE(r.ok());
@@ -70,10 +71,21 @@ TEST(JsonRpcTest, EncodesOneLinePerMessageAndRoundTripsThroughTheClientDecoder) 
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(std::get<Notification>(*n).method, "job.event");
   // Console bytes that are not UTF-8 are replaced, never an exception.
-  const std::string bin = EncodeResult(3, {{"data", std::string("a\xff" "b")}});
+  const std::string bin = EncodeResult(3, {{"data", std::string("a\xff"
+                                                                "b")}});
   EXPECT_EQ(bin.back(), '\n');
-  EXPECT_NE(bin.find("a\xef\xbf\xbd" "b"), std::string::npos);
+  EXPECT_NE(bin.find("a\xef\xbf\xbd"
+                     "b"),
+            std::string::npos);
   EXPECT_FALSE(DecodeIncoming("garbage").ok());
+}
+
+TEST(JsonRpcTest, RawResultsEncodeToTheSameBytes) {
+  // Given results encoded ahead of time, When wrapped raw, Then the line equals EncodeResult's.
+  const json result = {{"job", {{"job_id", "j1"}, {"phases", {1, 2}}}}, {"more", false}};
+  for (const json& id : {json(7), json("abc")}) {
+    EXPECT_EQ(EncodeResultRaw(id, result.dump()), EncodeResult(id, result));
+  }
 }
 
 TEST(JsonRpcTest, LineBufferSplitsAcrossAppendsAndDropsCarriageReturns) {

@@ -36,29 +36,29 @@ TEST(MessagesTest, RequestsAreStrictAndNameTheBadMember) {
   // member path.
   EXPECT_EQ(ErrorOf<JobGetParams>({{"job_id", "j"}, {"jobid", "j"}}),
             "params.jobid: unknown parameter");
-  EXPECT_NE(ErrorOf<DeployStartParams>(
-                {{"target", "t"}, {"image", {{"path", "relative/disk.img"}}}})
-                .find("params.image.path: \"relative/disk.img\" is not absolute"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf<DeployStartParams>({{"target", "t"}, {"image", json::object()}})
-                .find("passed_fd"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf<DeployStartParams>({{"target", "t"}, {"image", {{"path", "relative/disk.img"}}}})
+          .find("params.image.path: \"relative/disk.img\" is not absolute"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf<DeployStartParams>({{"target", "t"}, {"image", json::object()}}).find("passed_fd"),
+      std::string::npos);
   EXPECT_NE(ErrorOf<DeployStartParams>({{"target", "t"},
                                         {"image", {{"passed_fd", true}}},
                                         {"options", {{"timeouts_ms", {{"boot", 0}}}}}})
                 .find("params.options.timeouts_ms.boot: a timeout must be positive"),
             std::string::npos);
-  EXPECT_NE(ErrorOf<DeployStartParams>({{"target", "t"},
-                                        {"image", {{"passed_fd", true}}},
-                                        {"options", {{"zerofill", "full"}}}})
-                .find("params.options.zerofill: unknown parameter"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf<DeployStartParams>(
+          {{"target", "t"}, {"image", {{"passed_fd", true}}}, {"options", {{"zerofill", "full"}}}})
+          .find("params.options.zerofill: unknown parameter"),
+      std::string::npos);
   EXPECT_NE(ErrorOf<JobListParams>({{"states", {"done"}}}).find("unknown state \"done\""),
             std::string::npos);
   EXPECT_NE(ErrorOf<JobListParams>({{"limit", 5000}}).find("params.limit"), std::string::npos);
-  EXPECT_NE(ErrorOf<JobLogParams>({{"job_id", "j"}, {"offset", 1}, {"tail_lines", 2}})
-                .find("not both"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf<JobLogParams>({{"job_id", "j"}, {"offset", 1}, {"tail_lines", 2}}).find("not both"),
+      std::string::npos);
   EXPECT_NE(ErrorOf<JobGetParams>({{"job_id", std::string(65, 'j')}})
                 .find("params.job_id: expected a string of at most 64 bytes"),
             std::string::npos);
@@ -66,8 +66,8 @@ TEST(MessagesTest, RequestsAreStrictAndNameTheBadMember) {
 
 TEST(MessagesTest, ResultsIgnoreMembersANewerDaemonAdds) {
   // Given a result with an unknown member, When a client decodes it, Then it is accepted.
-  auto r = Decode<JobCancelResult>({{"job_id", "j"}, {"state", "running"}, {"new_fact", 1}},
-                                   "result");
+  auto r =
+      Decode<JobCancelResult>({{"job_id", "j"}, {"state", "running"}, {"new_fact", 1}}, "result");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->state, "running");
 }

@@ -76,7 +76,9 @@ JobInfo SampleJob(bool with_report) {
   j.finished_at = kT0 + std::chrono::milliseconds(61000);
   j.duration_ms = 60995;
   j.console_log = "/var/lib/fruixd/logs/j-20261123-0001.console.log";
-  j.failure = FailureInfo{"boot", "console:fsck-abort", "guest",
+  j.failure = FailureInfo{"boot",
+                          "console:fsck-abort",
+                          "guest",
                           "console signature fsck-abort",
                           {"** /dev/ada0p2", "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY."}};
   j.phases = {PhaseInfo{"upload", "ok", kT0, 41000, "2 GiB, 212 data blocks"},
@@ -90,7 +92,12 @@ TEST(MethodsGoldenTest, EveryMethodMatchesItsGoldenWire) {
   // Then the bytes equal the golden files and decode back to the same bytes.
   Golden(kDaemonVersion, {}, {"0.5.0", 1, "fruix.job-report/1"});
   Golden(kDaemonHealth, {},
-         {"degraded", 3600000, 2, 1, 4, "ok",
+         {"degraded",
+          3600000,
+          2,
+          1,
+          4,
+          "ok",
           {{"lab", "connected", ""}, {"dr", "error", "HOST_IS_SLAVE 10.0.0.2 (redirect failed)"}}});
   Golden(kTargetsList, {},
          {{{"freebsd-nightly", "lab", "5f0c3e9a-1b2c-4d5e-8f90-0123456789ab",
@@ -118,8 +125,8 @@ TEST(MethodsGoldenTest, EveryMethodMatchesItsGoldenWire) {
   log.job_id = "j-20261123-0001";
   log.tail_lines = 50;
   Golden(kJobLog, log,
-         {"j-20261123-0001", "/var/lib/fruixd/logs/j-20261123-0001.console.log", 1000, 1100,
-          1100, "Trying to mount root from ufs:/dev/ada0p2 [rw]...\r\n", true});
+         {"j-20261123-0001", "/var/lib/fruixd/logs/j-20261123-0001.console.log", 1000, 1100, 1100,
+          "Trying to mount root from ufs:/dev/ada0p2 [rw]...\r\n", true});
 }
 
 JobEvent Ev(const char* kind) {

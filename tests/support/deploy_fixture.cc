@@ -50,9 +50,9 @@ std::string DeployFixture(json guest1, json guest2, const std::string& password)
             {"pool", {{"uuid", SimHarness::kPool}, {"master", SimHarness::kMaster}}},
             {"hosts", json::array({{{"uuid", SimHarness::kMaster}, {"address", "127.0.0.1"}}})},
             {"networks", json::array({{{"uuid", kDeployNet}, {"name_label", "net0"}}})},
-            {"srs", json::array({{{"uuid", SimHarness::kSharedSr},
-                                  {"shared", true},
-                                  {"backing_dir", "shared"}}})},
+            {"srs",
+             json::array(
+                 {{{"uuid", SimHarness::kSharedSr}, {"shared", true}, {"backing_dir", "shared"}}})},
             {"vdis", json::array({Vdi(kDeployVdi1, "disk"), Vdi(kDeployVdi2, "disk2")})},
             {"vms", json::array({Vm(kDeployVm1, "aa:00:00:00:00:51", std::move(guest1)),
                                  Vm(kDeployVm2, "aa:00:00:00:00:52", std::move(guest2))})}};
@@ -64,8 +64,8 @@ std::string DeployTargetToml(const std::string& name, const char* vm, const char
   const std::string t = "[targets." + name;
   return t + "]\npool = \"sim\"\nvm = \"" + vm + "\"\nvdi = \"" + vdi + "\"\nnetwork = \"" +
          kDeployNet + "\"\n" + t + ".console]\nos = \"freebsd\"\n" + t + ".ssh]\nuser = \"" +
-         sshd.user + "\"\nkey = \"" + sshd.private_key_file + "\"\nport = " +
-         std::to_string(sshd.port) + "\nmarker = \"" + marker_path + "\"\n" + t +
+         sshd.user + "\"\nkey = \"" + sshd.private_key_file +
+         "\"\nport = " + std::to_string(sshd.port) + "\nmarker = \"" + marker_path + "\"\n" + t +
          ".timeouts]\nboot = \"20s\"\nnetwork = \"20s\"\nssh = \"20s\"\n\n";
 }
 

@@ -88,7 +88,8 @@ Result<json> RpcConnection::Next(std::chrono::milliseconds timeout) {
       if (j.is_discarded()) return Error::Protocol("fruixd sent a non-JSON line: " + line);
       return j;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return Error::Timeout("no line from fruixd in time");
     pollfd p{fd_, POLLIN, 0};
     const int r = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -110,7 +111,8 @@ Result<json> RpcConnection::Call(const std::string& method, const json& params, 
   FRUIX_ASSIGN_OR_RETURN(int id, Send(method, params, fd));
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     FRUIX_ASSIGN_OR_RETURN(json j, Next(std::max(left, std::chrono::milliseconds(1))));
     if (j.contains("id") && j["id"] == id) return j;
   }
@@ -172,6 +174,7 @@ Result<void> FruixdHarness::Start() {
   if (pid == 0) {
     // If the test process dies (a crash, an abort), fruixd goes with it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (const auto& [name, value] : env_) ::setenv(name.c_str(), value.c_str(), 1);
     const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 2);

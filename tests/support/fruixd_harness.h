@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lib/core/result.h"
 
@@ -37,8 +39,7 @@ class RpcConnection {
   // The next line as JSON (a response or a notification), waiting at most `timeout`.
   Result<nlohmann::json> Next(std::chrono::milliseconds timeout);
   // Sends a request and returns its response, skipping (and discarding) notifications.
-  Result<nlohmann::json> Call(const std::string& method, const nlohmann::json& params,
-                              int fd = -1,
+  Result<nlohmann::json> Call(const std::string& method, const nlohmann::json& params, int fd = -1,
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
@@ -60,6 +61,8 @@ class FruixdHarness {
 
   // Starts fruixd and waits up to 15 s for its socket. kUnavailable with its stderr otherwise.
   Result<void> Start();
+  // Environment variables for the next Start() (e.g. NOTIFY_SOCKET).
+  void SetEnv(std::string name, std::string value) { env_.emplace_back(name, value); }
   void Signal(int signo);
   // Waits for the child to exit; its exit status (or -signal), or kTimeout.
   Result<int> Wait(std::chrono::milliseconds timeout);
@@ -86,6 +89,7 @@ class FruixdHarness {
   std::string binary_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
+  std::vector<std::pair<std::string, std::string>> env_;
 };
 
 // "[pools.sim]" pointing at `url` with the harness's password file (placeholder %PASSWORD_FILE%

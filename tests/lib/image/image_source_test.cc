@@ -22,8 +22,8 @@ TEST(ImageSourceTest, OpensAnAdoptedDescriptorLikeThePath) {
   std::vector<std::string> paths = {raw};
   if (vt::HaveQemuImg()) {
     const std::string vhd = dir.File("disk.vhd");
-    vt::RunQemuImg({"convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on",
-                    raw, vhd});
+    vt::RunQemuImg(
+        {"convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic,force_size=on", raw, vhd});
     paths.push_back(vhd);
   }
   for (const auto& p : paths) {
