@@ -23,9 +23,11 @@ proto::JobInfo InfoFromRow(const store::JobRow& row, const std::vector<store::Ph
   j.started_at = row.started_at;
   j.finished_at = row.finished_at;
   if (row.started_at) {
+    // From whole milliseconds, as the store keeps times: the same job shows the same duration
+    // whether it comes from memory or from the store.
     const WallTime end = row.finished_at.value_or(std::chrono::system_clock::now());
-    j.duration_ms = static_cast<uint64_t>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(end - *row.started_at).count()));
+    j.duration_ms = static_cast<uint64_t>(
+        std::max<int64_t>(0, ToUnixMillis(end) - ToUnixMillis(*row.started_at)));
   }
   j.console_log = row.console_log;
   if (!row.failure_code.empty()) {
