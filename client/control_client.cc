@@ -122,6 +122,22 @@ Result<void> ControlClient::Await(short events, std::optional<Deadline> deadline
   }
 }
 
+ssize_t SendWithDescriptor(int sock, std::string_view bytes, int fd) {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
 Result<void> ControlClient::Send(const std::string& line, int pass_fd, std::string_view method) {
   const Deadline deadline(clock_, call_timeout_);
   size_t sent = 0;
@@ -129,19 +145,7 @@ Result<void> ControlClient::Send(const std::string& line, int pass_fd, std::stri
   while (sent < line.size()) {
     ssize_t n;
     if (fd_pending) {
-      iovec iov{const_cast<char*>(line.data()), line.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      n = SendWithDescriptor(fd_, line, pass_fd);
     } else {
       n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     }

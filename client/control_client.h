@@ -18,6 +18,8 @@
 #pragma once
 
 #include <chrono>
+#include <sys/types.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -33,6 +35,11 @@
 #include "proto/methods.h"
 
 namespace fruix::client {
+
+// Sends `bytes` on the connected Unix stream socket `sock` with the descriptor `fd` attached
+// (SCM_RIGHTS) to them, in one sendmsg (MSG_NOSIGNAL): what fruixd expects of a request that
+// carries a descriptor. Returns sendmsg's result (bytes sent, or -1 with errno set).
+ssize_t SendWithDescriptor(int sock, std::string_view bytes, int fd);
 
 inline constexpr std::string_view kDefaultSocketPath = "/run/fruixd/fruixd.sock";
 inline constexpr std::string_view kSocketEnv = "FRUIX_SOCKET";

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "client/control_client.h"
+
 namespace fruix::testing {
 
 namespace fs = std::filesystem;
@@ -59,19 +61,7 @@ Result<int> RpcConnection::Send(const std::string& method, const json& params, i
     FRUIX_RETURN_IF_ERROR(SendRaw(line));
     return id;
   }
-  iovec iov{const_cast<char*>(line.data()), line.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  const ssize_t n = client::SendWithDescriptor(fd_, line, fd);
   if (n < 0) return Error::Io(std::string("sendmsg: ") + std::strerror(errno));
   if (static_cast<size_t>(n) < line.size()) FRUIX_RETURN_IF_ERROR(SendRaw(line.substr(n)));
   return id;
