@@ -17,9 +17,9 @@
 // connection is opened on the first call and closed by the destructor.
 #pragma once
 
-#include <chrono>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>

@@ -431,19 +431,24 @@ Result<std::vector<store::JobRow>> JobService::Recover(std::string_view reason) 
   FRUIX_ASSIGN_OR_RETURN(std::vector<store::JobRow> rows,
                          impl_->store.MarkInterrupted(reason, Now()));
   std::shared_ptr<const Config> config = this->config();
+  // One login attempt per pool: a pool that is down costs one timeout, not one per job. (Leases
+  // left behind are ours: our own later jobs take them over anyway; releasing them frees the VMs
+  // for other daemons.)
+  std::map<std::string, Result<std::shared_ptr<PoolConnection>>> connections;
   for (const auto& row : rows) {
     spdlog::warn("job {}: marked interrupted ({})", row.job_id, reason);
     const PoolConfig* pool = config->FindPool(row.pool);
     if (pool == nullptr || row.vm_uuid.empty()) continue;
-    auto conn = impl_->pools.Get(*pool);
-    if (!conn.ok()) {
+    auto it = connections.find(row.pool);
+    if (it == connections.end()) it = connections.emplace(row.pool, impl_->pools.Get(*pool)).first;
+    if (!it->second.ok()) {
       spdlog::warn("job {}: cannot release the lease of VM {}: {}", row.job_id, row.vm_uuid,
-                   conn.error().ToString());
+                   it->second.error().ToString());
       continue;
     }
     LeaseRequest req{row.vm_uuid, impl_->options.owner, row.job_id, impl_->options.lease_ttl,
                      Now()};
-    if (auto r = ReleaseLease(*(*conn)->session, req); !r.ok()) {
+    if (auto r = ReleaseLease(*(*it->second)->session, req); !r.ok()) {
       spdlog::warn("job {}: cannot release the lease of VM {}: {}", row.job_id, row.vm_uuid,
                    r.error().ToString());
     }
