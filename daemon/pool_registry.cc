@@ -29,12 +29,33 @@ PoolRegistry::~PoolRegistry() = default;
 Result<std::shared_ptr<PoolConnection>> PoolRegistry::Get(const PoolConfig& pool) {
   const std::string key = KeyOf(pool);
   {
-    std::lock_guard lock(mu_);
-    auto it = pools_.find(pool.name);
-    if (it != pools_.end() && it->second.key == key && it->second.connection) {
-      return it->second.connection;
+    // One login per pool at a time: callers arriving while it runs wait for its outcome (64 jobs
+    // started at once make one session, not 64).
+    // A login that fails while we wait is our answer too (a pool that is down costs one
+    // timeout, not one per waiting job).
+    std::unique_lock lock(mu_);
+    const uint64_t seen = pools_[pool.name].attempts;
+    bool waited = false;
+    while (connecting_.count(pool.name)) {
+      waited = true;
+      connected_.wait(lock);
     }
+    const Entry& entry = pools_[pool.name];
+    if (entry.key == key && entry.connection) return entry.connection;
+    if (waited && entry.key == key && entry.attempts != seen && entry.failure) {
+      return *entry.failure;
+    }
+    connecting_.insert(pool.name);
   }
+  struct Done {
+    PoolRegistry& r;
+    const std::string& name;
+    ~Done() {
+      std::lock_guard lock(r.mu_);
+      r.connecting_.erase(name);
+      r.connected_.notify_all();
+    }
+  } done{*this, pool.name};
   auto fail = [&](const Error& e) -> Error {
     Error out = e.WithContext("pool " + pool.name);
     std::lock_guard lock(mu_);
@@ -42,6 +63,8 @@ Result<std::shared_ptr<PoolConnection>> PoolRegistry::Get(const PoolConfig& pool
     entry.key = key;
     entry.connection.reset();
     entry.last_error = out.ToString();
+    entry.failure = out;
+    ++entry.attempts;
     return out;
   };
   auto password = password_(pool);
@@ -65,10 +88,11 @@ Result<std::shared_ptr<PoolConnection>> PoolRegistry::Get(const PoolConfig& pool
 
   std::lock_guard lock(mu_);
   Entry& entry = pools_[pool.name];
-  if (entry.key == key && entry.connection) return entry.connection;  // another thread won
   entry.key = key;
   entry.connection = connection;
   entry.last_error.clear();
+  entry.failure.reset();
+  ++entry.attempts;
   return connection;
 }
 

@@ -8,13 +8,17 @@
 // re-reads the password and tries again, and Health() reports the error until then.
 //
 // Threads: every method is safe from any thread. Get() logs in (network I/O) without holding the
-// registry's lock across it: call it from a worker thread, never from the event loop.
+// registry's lock across it (one login per pool at a time; concurrent callers for that pool wait
+// for it): call it from a worker thread, never from the event loop.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,10 +60,14 @@ class PoolRegistry {
     std::string key;  // the configuration it was made with
     std::shared_ptr<PoolConnection> connection;
     std::string last_error;
+    std::optional<Error> failure;  // the last attempt's error, if it failed
+    uint64_t attempts = 0;         // logins tried (for callers that waited on one)
   };
   PasswordFn password_;
   mutable std::mutex mu_;
+  std::condition_variable connected_;  // a login ended
   std::map<std::string, Entry, std::less<>> pools_;
+  std::set<std::string> connecting_;  // pools whose login is in flight
 };
 
 }  // namespace fruix::daemon
