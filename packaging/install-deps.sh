@@ -14,6 +14,9 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and image tools
   qemu-utils libvhdi-utils openssh-server openssh-client openssl curl python3 socat
+  # real-guest lane (tests/guest, docs: ../shared/docs/guest-lab.md): image builder and QEMU boot
+  busybox-static dropbear-bin syslinux syslinux-common mtools dosfstools fdisk cpio
+  qemu-system-x86 dnsmasq-base iproute2
   # compressed images the format-detection tests refuse
   xz-utils zstd bzip2
   # real XenAPI clients the simulator is checked against (XenAPI.py ships in python3-os-xenapi)
