@@ -30,21 +30,12 @@ using testing::SshdHarness;
 class FruixctlFruixdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sshd_ = SshdHarness::Create();
-    ASSERT_NE(sshd_, nullptr);
-    ASSERT_TRUE(sshd_->Start().ok());
-    sshd_->WriteMarker("build-42");
-    char tmpl[] = "/tmp/fruixctl-img-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    image_ = dir_ + "/fruix.img";
-    std::ofstream(image_) << "fruix image payload";
-    ASSERT_EQ(::truncate(image_.c_str(), 3 * 1024 * 1024), 0);
+    world_ = testing::DeployWorld::Create();
+    ASSERT_NE(world_, nullptr);
+    sshd_ = &world_->sshd();
+    image_ = world_->image();
   }
-  void TearDown() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { daemon_.reset(); }
 
   void Boot(json guest1) {
     sim_ = SimHarness::Start(
@@ -65,10 +56,10 @@ class FruixctlFruixdTest : public ::testing::Test {
     return RunProcess(args, timeout_s);
   }
 
-  std::unique_ptr<SshdHarness> sshd_;
+  std::unique_ptr<testing::DeployWorld> world_;
+  SshdHarness* sshd_ = nullptr;
   std::unique_ptr<SimHarness> sim_;
   std::unique_ptr<FruixdHarness> daemon_;
-  std::string dir_;
   std::string image_;
 };
 

@@ -49,21 +49,12 @@ json Guest(int slow_ms = 5, bool panic = false) {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sshd_ = SshdHarness::Create();
-    ASSERT_NE(sshd_, nullptr);
-    ASSERT_TRUE(sshd_->Start().ok());
-    sshd_->WriteMarker("build-42");
-    char tmpl[] = "/tmp/fruixd-img-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    img_dir_ = tmpl;
-    image_ = img_dir_ + "/disk.raw";
-    std::ofstream(image_) << "fruix image payload";
-    ::truncate(image_.c_str(), 3 * 1024 * 1024);
+    world_ = testing::DeployWorld::Create();
+    ASSERT_NE(world_, nullptr);
+    sshd_ = &world_->sshd();
+    image_ = world_->image();
   }
-  void TearDown() override {
-    daemon_.reset();
-    std::filesystem::remove_all(img_dir_);
-  }
+  void TearDown() override { daemon_.reset(); }
 
   void Boot(json guest1 = Guest(), json guest2 = Guest(), std::string daemon_extra = "") {
     sim_ =
@@ -157,10 +148,10 @@ class DaemonTest : public ::testing::Test {
     return v == nullptr ? "" : v->string();
   }
 
-  std::unique_ptr<SshdHarness> sshd_;
+  std::unique_ptr<testing::DeployWorld> world_;
+  SshdHarness* sshd_ = nullptr;
   std::unique_ptr<SimHarness> sim_;
   std::unique_ptr<FruixdHarness> daemon_;
-  std::string img_dir_;
   std::string image_;
 };
 
@@ -203,9 +194,9 @@ TEST_F(DaemonTest, DeployToReadyStreamsEventsAndIsDurable) {
   EXPECT_EQ(job["image"], image_);
   // The VDI's backing file starts with the image's bytes.
   std::ifstream vdi(sim_->state_dir() + "/shared/" + kVdi + ".img", std::ios::binary);
-  std::string head(19, '\0');
-  vdi.read(head.data(), 19);
-  EXPECT_EQ(head, "fruix image payload");
+  std::string head(testing::kTestImagePayload.size(), '\0');
+  vdi.read(head.data(), static_cast<std::streamsize>(head.size()));
+  EXPECT_EQ(head, testing::kTestImagePayload);
   // The lease was taken and released.
   EXPECT_EQ(VmOtherConfig(kVm, "fruix-lease"), "");
 

@@ -1,5 +1,10 @@
 #include "tests/support/deploy_fixture.h"
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "tests/support/sim_harness.h"
@@ -67,6 +72,39 @@ std::string DeployTargetToml(const std::string& name, const char* vm, const char
          sshd.user + "\"\nkey = \"" + sshd.private_key_file +
          "\"\nport = " + std::to_string(sshd.port) + "\nmarker = \"" + marker_path + "\"\n" + t +
          ".timeouts]\nboot = \"20s\"\nnetwork = \"20s\"\nssh = \"20s\"\n\n";
+}
+
+std::unique_ptr<DeployWorld> DeployWorld::Create(const std::string& marker) {
+  std::unique_ptr<DeployWorld> w(new DeployWorld());
+  w->sshd_ = SshdHarness::Create();
+  if (w->sshd_ == nullptr) {
+    ADD_FAILURE() << "the sshd harness could not be created";
+    return nullptr;
+  }
+  if (auto started = w->sshd_->Start(); !started.ok()) {
+    ADD_FAILURE() << "sshd did not start: " << started.error().ToString();
+    return nullptr;
+  }
+  w->sshd_->WriteMarker(marker);
+  char tmpl[] = "/tmp/fruix-deploy-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return nullptr;
+  }
+  w->dir_ = tmpl;
+  w->image_ = w->dir_ + "/disk.raw";
+  std::ofstream(w->image_) << kTestImagePayload;
+  if (::truncate(w->image_.c_str(), 3 * 1024 * 1024) != 0) {
+    ADD_FAILURE() << "cannot size " << w->image_;
+    return nullptr;
+  }
+  return w;
+}
+
+DeployWorld::~DeployWorld() {
+  sshd_.reset();
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
 }  // namespace fruix::testing

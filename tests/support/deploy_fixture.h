@@ -4,10 +4,13 @@
 // the fruixd.toml targets "one" and "two" for them. Plain functions; any thread.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "lib/ssh/ssh_client.h"
+#include "tests/support/sshd_harness.h"
 
 namespace fruix::testing {
 
@@ -27,5 +30,29 @@ std::string DeployFixture(nlohmann::json guest1, nlohmann::json guest2,
 // marker at `marker_path`; generous phase timeouts.
 std::string DeployTargetToml(const std::string& name, const char* vm, const char* vdi,
                              const ssh::Endpoint& sshd, const std::string& marker_path);
+
+// The first bytes of DeployWorld's image (what a test finds in the VDI after the upload).
+inline constexpr std::string_view kTestImagePayload = "fruix image payload";
+
+// The guest side of one end-to-end deployment test: a real sshd (the guests' SSH server) whose
+// readiness marker holds `marker`, and a scratch directory with a 3 MiB sparse raw image starting
+// with kTestImagePayload. Everything is stopped and removed by the destructor. One test thread.
+class DeployWorld {
+ public:
+  // Reports a gtest failure and returns nullptr when the sshd or the image cannot be made.
+  static std::unique_ptr<DeployWorld> Create(const std::string& marker = "build-42");
+  ~DeployWorld();
+  DeployWorld(const DeployWorld&) = delete;
+  DeployWorld& operator=(const DeployWorld&) = delete;
+
+  SshdHarness& sshd() { return *sshd_; }
+  const std::string& image() const { return image_; }
+
+ private:
+  DeployWorld() = default;
+  std::unique_ptr<SshdHarness> sshd_;
+  std::string dir_;
+  std::string image_;
+};
 
 }  // namespace fruix::testing
